@@ -1,0 +1,368 @@
+//! DataLoaders: every parent→child field of the schema loads through here, so
+//! a page of N parents costs one statement per level, whatever N is.
+//!
+//! Built per request ([`Loaders::new`]): batching is scoped to one request
+//! (and so to one viewer), and nothing is kept between requests that could
+//! hand one organization's rows to another. Every statement is also filtered
+//! on the viewer's organization.
+//!
+//! A batch goes out only when the request's resolvers are idle (see
+//! [`Batches::run`]), not after async-graphql's fixed delay: resolving a
+//! large page takes longer than that delay, and the keys that came later
+//! then went out in extra batches, so a request's cost grew with its page
+//! size and varied from run to run.
+
+use std::{
+    collections::HashMap,
+    future::{Future, poll_fn},
+    hash::Hash,
+    pin::pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll, Wake, Waker},
+};
+
+use async_graphql::{
+    dataloader::{DataLoader, Loader},
+    futures_util::{StreamExt, future::BoxFuture, stream::FuturesUnordered},
+};
+use chrono::Utc;
+use entity::{
+    InvitationStatus, account, asset, asset_type, invitation, invoice, invoice_line, location, organization, payment,
+    portal_access,
+};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::{error::ApiError, graphql::types::account::PortalStatus};
+
+/// This request's loaders.
+pub struct Loaders {
+    batch: DataLoader<Batch>,
+    batches: Batches,
+}
+
+impl Loaders {
+    /// Loaders for a viewer of `organization_id` (`None` for anonymous
+    /// callers: every lookup then finds nothing). Execute the request with
+    /// [`Batches::run`] of [`Loaders::batches`], or no batch ever goes out.
+    #[must_use]
+    pub fn new(db: DatabaseConnection, organization_id: Option<Uuid>) -> Self {
+        let batch = Batch {
+            db,
+            org: organization_id.unwrap_or(Uuid::nil()),
+        };
+        let batches = Batches::default();
+        let queue = batches.clone();
+        Self {
+            batch: DataLoader::new(batch, move |load| queue.push(load)),
+            batches,
+        }
+    }
+
+    /// The batches these loaders start, to run beside the request's execution.
+    #[must_use]
+    pub fn batches(&self) -> Batches {
+        self.batches.clone()
+    }
+
+    /// Loads one value through the batch loader.
+    ///
+    /// # Errors
+    /// Internal on database failure.
+    pub async fn one<K>(&self, key: K) -> Result<Option<<Batch as Loader<K>>::Value>, ApiError>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        Batch: Loader<K, Error = Arc<DbErr>>,
+    {
+        self.batch
+            .load_one(key)
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("loading failed: {e}")))
+    }
+
+    /// Loads values for many keys at once.
+    ///
+    /// # Errors
+    /// Internal on database failure.
+    pub async fn many<K>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<HashMap<K, <Batch as Loader<K>>::Value>, ApiError>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        Batch: Loader<K, Error = Arc<DbErr>>,
+    {
+        self.batch
+            .load_many(keys)
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("loading failed: {e}")))
+    }
+}
+
+/// The batch loads a request's loaders have started and not yet run: the
+/// DataLoader "spawns" them here instead of on the runtime.
+#[derive(Clone, Default)]
+pub struct Batches(Arc<Mutex<Vec<BoxFuture<'static, ()>>>>);
+
+/// How often [`Batches::run`] goes round before it lets other tasks run.
+const MAX_ROUNDS: usize = 64;
+
+impl Batches {
+    fn push(&self, load: BoxFuture<'static, ()>) {
+        if let Ok(mut queue) = self.0.lock() {
+            queue.push(load);
+        }
+    }
+
+    fn take(&self) -> Vec<BoxFuture<'static, ()>> {
+        self.0
+            .lock()
+            .map(|mut queue| std::mem::take(&mut *queue))
+            .unwrap_or_default()
+    }
+
+    /// Drives `execution` (a request that uses these loaders) and the batch
+    /// loads it starts, in the calling task. A load runs only once the
+    /// resolvers are idle — polled without waking themselves, so every key
+    /// they can ask for is waiting — which makes each level of a query one
+    /// batch per loader, whatever the number of parents and however slow
+    /// resolving is.
+    pub async fn run<F: Future>(&self, execution: F) -> F::Output {
+        let mut execution = pin!(execution);
+        let mut loads = FuturesUnordered::new();
+        let woken = Arc::new(WakeFlag::default());
+        poll_fn(|cx| {
+            woken.register(cx.waker());
+            let waker = Waker::from(woken.clone());
+            let mut flagged = Context::from_waker(&waker);
+            for _ in 0..MAX_ROUNDS {
+                woken.clear();
+                if let Poll::Ready(output) = execution.as_mut().poll(&mut flagged) {
+                    return Poll::Ready(output);
+                }
+                if woken.is_set() {
+                    // The resolvers yielded with work left: finish it first.
+                    continue;
+                }
+                loads.extend(self.take());
+                match loads.poll_next_unpin(&mut flagged) {
+                    // A batch delivered: the resolvers waiting for it go on.
+                    Poll::Ready(Some(())) => {}
+                    Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+                }
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// A waker that records that it was woken and passes the wake on.
+#[derive(Default)]
+struct WakeFlag {
+    woken: AtomicBool,
+    task: Mutex<Option<Waker>>,
+}
+
+impl WakeFlag {
+    fn register(&self, waker: &Waker) {
+        if let Ok(mut task) = self.task.lock()
+            && !task.as_ref().is_some_and(|t| t.will_wake(waker))
+        {
+            *task = Some(waker.clone());
+        }
+    }
+
+    fn clear(&self) {
+        self.woken.store(false, Ordering::SeqCst);
+    }
+
+    fn is_set(&self) -> bool {
+        self.woken.load(Ordering::SeqCst)
+    }
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        if let Ok(task) = self.task.lock()
+            && let Some(task) = task.as_ref()
+        {
+            task.wake_by_ref();
+        }
+    }
+}
+
+/// The loader behind every key type below.
+pub struct Batch {
+    db: DatabaseConnection,
+    org: Uuid,
+}
+
+macro_rules! key_types {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name(pub Uuid);
+    )*};
+}
+
+key_types! {
+    /// An organization by id.
+    OrganizationKey;
+    /// An account by id.
+    AccountKey;
+    /// A location by id.
+    LocationKey;
+    /// An asset type by id.
+    AssetTypeKey;
+    /// An invoice by id.
+    InvoiceKey;
+    /// The locations of an account.
+    LocationsOfAccount;
+    /// The assets deployed at a location.
+    AssetsAtLocation;
+    /// The invoices of an account.
+    InvoicesOfAccount;
+    /// The lines of an invoice.
+    LinesOfInvoice;
+    /// The payments of an invoice.
+    PaymentsOfInvoice;
+    /// The portal status of an account.
+    PortalStatusOfAccount;
+}
+
+/// One row per id, filtered on the organization.
+macro_rules! by_id {
+    ($key:ident, $module:ident) => {
+        impl Loader<$key> for Batch {
+            type Value = $module::Model;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let rows = $module::Entity::find()
+                    .filter($module::Column::Id.is_in(keys.iter().map(|k| k.0)))
+                    .filter($module::Column::OrganizationId.eq(self.org))
+                    .all(&self.db)
+                    .await?;
+                Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
+            }
+        }
+    };
+}
+
+by_id!(AccountKey, account);
+by_id!(LocationKey, location);
+by_id!(AssetTypeKey, asset_type);
+by_id!(InvoiceKey, invoice);
+
+impl Loader<OrganizationKey> for Batch {
+    type Value = organization::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[OrganizationKey]) -> Result<HashMap<OrganizationKey, Self::Value>, Self::Error> {
+        // Not filtered on the viewer's organization: keys only ever come from
+        // rows already scoped (the viewer's own user, or a session just
+        // started by staffLogin, whose request is still anonymous).
+        let rows = organization::Entity::find()
+            .filter(organization::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|row| (OrganizationKey(row.id), row)).collect())
+    }
+}
+
+/// All children of many parents, grouped by parent, ordered by id.
+macro_rules! children {
+    ($key:ident, $module:ident, $parent:ident, $parent_field:ident $(, $extra:expr)?) => {
+        impl Loader<$key> for Batch {
+            type Value = Vec<$module::Model>;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let mut grouped: HashMap<$key, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+                let rows = $module::Entity::find()
+                    .filter($module::Column::$parent.is_in(keys.iter().map(|k| k.0)))
+                    $(.filter($extra(self.org)))?
+                    .order_by_asc($module::Column::Id)
+                    .all(&self.db)
+                    .await?;
+                for row in rows {
+                    let parent: Option<Uuid> = row.$parent_field.into();
+                    if let Some(children) = parent.and_then(|p| grouped.get_mut(&$key(p))) {
+                        children.push(row);
+                    }
+                }
+                Ok(grouped)
+            }
+        }
+    };
+}
+
+children!(LocationsOfAccount, location, AccountId, account_id, |org| {
+    location::Column::OrganizationId.eq(org)
+});
+children!(AssetsAtLocation, asset, LocationId, location_id, |org| {
+    asset::Column::OrganizationId.eq(org)
+});
+children!(InvoicesOfAccount, invoice, AccountId, account_id, |org| {
+    invoice::Column::OrganizationId.eq(org)
+});
+children!(PaymentsOfInvoice, payment, InvoiceId, invoice_id, |org| {
+    payment::Column::OrganizationId.eq(org)
+});
+// Lines carry no organization: their invoices were checked before asking.
+children!(LinesOfInvoice, invoice_line, InvoiceId, invoice_id);
+
+impl Loader<PortalStatusOfAccount> for Batch {
+    type Value = PortalStatus;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[PortalStatusOfAccount],
+    ) -> Result<HashMap<PortalStatusOfAccount, PortalStatus>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let connected: Vec<Uuid> = portal_access::Entity::find()
+            .select_only()
+            .column(portal_access::Column::AccountId)
+            .filter(portal_access::Column::AccountId.is_in(ids.iter().copied()))
+            .filter(portal_access::Column::OrganizationId.eq(self.org))
+            .distinct()
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let invited: Vec<Uuid> = invitation::Entity::find()
+            .select_only()
+            .column(invitation::Column::AccountId)
+            .filter(invitation::Column::AccountId.is_in(ids.iter().copied()))
+            .filter(invitation::Column::OrganizationId.eq(self.org))
+            .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
+            .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
+            .distinct()
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let status = if connected.contains(&id) {
+                    PortalStatus::Connected
+                } else if invited.contains(&id) {
+                    PortalStatus::Invited
+                } else {
+                    PortalStatus::NotConnected
+                };
+                (PortalStatusOfAccount(id), status)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,16 @@
+//! The GraphQL layer: schema construction and limits, resolvers per domain,
+//! output types, pagination and DataLoaders.
+//!
+//! Resolvers are short: they check the viewer, call a `service` function and
+//! map its result to an output type. Domain rules live in `crate::service`.
+
+pub mod connection;
+pub mod context;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod scalars;
+pub mod schema;
+pub mod types;
+
+pub use schema::{AppSchema, build_schema};

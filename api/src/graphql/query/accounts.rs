@@ -1,0 +1,50 @@
+//! `accounts` and `account`.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use crate::{
+    graphql::{
+        connection::{Connection, Page},
+        context::ContextExt,
+        types::{
+            account::{Account, AccountConnection, PortalStatus},
+            parse_id,
+        },
+    },
+    service::accounts::{self, AccountFilter},
+};
+
+/// Account queries.
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The organization's accounts, searchable by number, name and contact email.
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+        portal_status: Option<PortalStatus>,
+    ) -> Result<AccountConnection> {
+        let staff = ctx.viewer().require_staff()?;
+        let page = Page::new(first, after.as_deref())?;
+        let filter = AccountFilter {
+            search,
+            portal_status,
+            portal_user: None,
+        };
+        let want_total = ctx.look_ahead().field("totalCount").exists();
+        let (rows, total) = accounts::list(ctx.db(), staff.organization_id, &filter, page, want_total).await?;
+        Ok(Connection::from_rows(rows.into_iter().map(Account).collect(), page, total).into())
+    }
+
+    /// One account; null when there is none visible with this id.
+    async fn account(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Account>> {
+        let staff = ctx.viewer().require_staff()?;
+        let Some(id) = parse_id(&id) else { return Ok(None) };
+        Ok(accounts::find(ctx.db(), staff.organization_id, id).await?.map(Account))
+    }
+}

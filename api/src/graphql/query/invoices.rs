@@ -1,0 +1,54 @@
+//! `invoices` and `invoice`.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use crate::{
+    graphql::{
+        connection::{Connection, Page},
+        context::ContextExt,
+        types::{
+            invoice::{Invoice, InvoiceConnection, InvoiceStatus},
+            parse_id,
+        },
+    },
+    service::invoices,
+};
+
+/// Invoice queries.
+#[derive(Default)]
+pub struct InvoiceQuery;
+
+#[Object]
+impl InvoiceQuery {
+    /// The organization's invoices, by account or status.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        account_id: Option<ID>,
+        status: Option<InvoiceStatus>,
+    ) -> Result<InvoiceConnection> {
+        let staff = ctx.viewer().require_staff()?;
+        let page = Page::new(first, after.as_deref())?;
+        let account_id = account_id.map(|id| parse_id(&id).unwrap_or_default());
+        let want_total = ctx.look_ahead().field("totalCount").exists();
+        let (rows, total) = invoices::list(
+            ctx.db(),
+            staff.organization_id,
+            account_id,
+            status.map(Into::into),
+            page,
+            want_total,
+        )
+        .await?;
+        Ok(Connection::from_rows(rows.into_iter().map(Invoice).collect(), page, total).into())
+    }
+
+    /// One invoice; null when there is none visible with this id.
+    async fn invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Invoice>> {
+        let staff = ctx.viewer().require_staff()?;
+        let Some(id) = parse_id(&id) else { return Ok(None) };
+        Ok(invoices::find(ctx.db(), staff.organization_id, id).await?.map(Invoice))
+    }
+}

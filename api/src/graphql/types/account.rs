@@ -1,0 +1,161 @@
+//! The account (a customer's billing account) and its contact information.
+
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use entity::{AssetStatus as DbAssetStatus, InvoiceStatus as DbInvoiceStatus, account};
+
+use super::{
+    asset::{Asset, AssetConnection, AssetStatus},
+    invoice::{Invoice, InvoiceConnection, InvoiceStatus},
+    location::{Location, LocationConnection},
+    money::Money,
+    to_id,
+};
+use crate::graphql::{
+    connection::{Node, Page, connection_types},
+    context::ContextExt,
+    loaders::{AssetsAtLocation, InvoicesOfAccount, LocationsOfAccount, PortalStatusOfAccount},
+};
+
+/// Whether the account's customer uses the portal.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortalStatus {
+    /// Nobody was invited, or every invitation ended unused.
+    NotConnected,
+    /// An invitation is pending (sent, not accepted, not expired).
+    Invited,
+    /// At least one portal user has access.
+    Connected,
+}
+
+/// Contact Information on file; invitations go to its email.
+#[derive(SimpleObject, Clone)]
+pub struct ContactInfo {
+    /// Contact person.
+    pub name: Option<String>,
+    /// Where invitations and notices go.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+}
+
+/// A customer's billing account.
+#[derive(Clone)]
+pub struct Account(pub account::Model);
+
+connection_types!(AccountConnection, AccountEdge, Account, "accounts");
+
+impl Node for Account {
+    fn id(&self) -> uuid::Uuid {
+        self.0.id
+    }
+}
+
+/// A customer's billing account: its locations, assets and invoices.
+#[Object]
+impl Account {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    /// The account number (unique in the organization).
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Contact Information on file.
+    async fn contact(&self) -> ContactInfo {
+        ContactInfo {
+            name: self.0.contact_name.clone(),
+            email: self.0.contact_email.clone(),
+            phone: self.0.contact_phone.clone(),
+        }
+    }
+
+    /// NOT_CONNECTED, INVITED or CONNECTED.
+    async fn portal_status(&self, ctx: &Context<'_>) -> Result<PortalStatus> {
+        Ok(ctx
+            .loaders()
+            .one(PortalStatusOfAccount(self.0.id))
+            .await?
+            .unwrap_or(PortalStatus::NotConnected))
+    }
+
+    /// The account's locations (sites).
+    async fn locations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<LocationConnection> {
+        let page = Page::new(first, after.as_deref())?;
+        let rows = ctx
+            .loaders()
+            .one(LocationsOfAccount(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(page.apply(rows.into_iter().map(Location).collect()).into())
+    }
+
+    /// Assets deployed at the account's locations.
+    async fn assets(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<AssetStatus>,
+    ) -> Result<AssetConnection> {
+        let page = Page::new(first, after.as_deref())?;
+        let loaders = ctx.loaders();
+        let locations = loaders.one(LocationsOfAccount(self.0.id)).await?.unwrap_or_default();
+        let by_location = loaders.many(locations.iter().map(|l| AssetsAtLocation(l.id))).await?;
+        let status: Option<DbAssetStatus> = status.map(Into::into);
+        let assets = by_location
+            .into_values()
+            .flatten()
+            .filter(|a| status.is_none_or(|s| a.status == s))
+            .map(Asset)
+            .collect();
+        Ok(page.apply(assets).into())
+    }
+
+    /// The account's invoices.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<InvoiceStatus>,
+    ) -> Result<InvoiceConnection> {
+        let page = Page::new(first, after.as_deref())?;
+        let status: Option<DbInvoiceStatus> = status.map(Into::into);
+        let rows = ctx
+            .loaders()
+            .one(InvoicesOfAccount(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(page
+            .apply(
+                rows.into_iter()
+                    .filter(|i| status.is_none_or(|s| i.status == s))
+                    .map(Invoice)
+                    .collect(),
+            )
+            .into())
+    }
+
+    /// Sum of amountDue over OPEN invoices.
+    async fn balance_due(&self, ctx: &Context<'_>) -> Result<Money> {
+        let rows = ctx
+            .loaders()
+            .one(InvoicesOfAccount(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let open = rows.iter().filter(|i| i.status == DbInvoiceStatus::Open);
+        let currency = rows.first().map_or("USD", |i| i.currency.as_str());
+        Ok(Money::new(open.map(|i| i.amount_due_cents).sum(), currency))
+    }
+}

@@ -1,0 +1,99 @@
+//! Assets (the units a business deploys) and asset types.
+
+use async_graphql::{Context, Enum, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::{asset, asset_type};
+
+use super::{location::Location, to_id};
+use crate::{
+    error::ApiError,
+    graphql::{
+        connection::{Node, connection_types},
+        context::ContextExt,
+        loaders::{AssetTypeKey, LocationKey},
+    },
+};
+
+/// Where an asset is in its life.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::AssetStatus")]
+pub enum AssetStatus {
+    /// In the yard, ready to deploy.
+    Available,
+    /// At a customer's location.
+    Deployed,
+    /// Being serviced.
+    Maintenance,
+    /// Out of service for good.
+    Retired,
+}
+
+/// A kind of asset, e.g. "Standard portable toilet".
+#[derive(Clone)]
+pub struct AssetType(pub asset_type::Model);
+
+/// A kind of asset the business rents out.
+#[Object]
+impl AssetType {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// Whether customers can request it in the portal.
+    async fn requestable(&self) -> bool {
+        self.0.requestable
+    }
+}
+
+/// One physical unit, identified by its tag.
+#[derive(Clone)]
+pub struct Asset(pub asset::Model);
+
+connection_types!(AssetConnection, AssetEdge, Asset, "assets");
+
+impl Node for Asset {
+    fn id(&self) -> uuid::Uuid {
+        self.0.id
+    }
+}
+
+/// One physical unit, identified by its tag.
+#[Object]
+impl Asset {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    /// The tag painted on the unit (unique in the organization).
+    async fn tag(&self) -> &str {
+        &self.0.tag
+    }
+
+    async fn asset_type(&self, ctx: &Context<'_>) -> Result<AssetType> {
+        let found = ctx.loaders().one(AssetTypeKey(self.0.asset_type_id)).await?;
+        Ok(AssetType(found.ok_or(ApiError::NotFound("asset type"))?))
+    }
+
+    async fn status(&self) -> AssetStatus {
+        self.0.status.into()
+    }
+
+    /// Where it is deployed; null when not deployed.
+    async fn location(&self, ctx: &Context<'_>) -> Result<Option<Location>> {
+        let Some(id) = self.0.location_id else { return Ok(None) };
+        Ok(ctx.loaders().one(LocationKey(id)).await?.map(Location))
+    }
+
+    /// When it was deployed at its current location.
+    async fn deployed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deployed_at
+    }
+}

@@ -1,0 +1,102 @@
+//! Locations: the physical sites of an account.
+
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use entity::{AssetStatus as DbAssetStatus, location};
+
+use super::{
+    account::Account,
+    asset::{Asset, AssetConnection, AssetStatus},
+    to_id,
+};
+use crate::{
+    error::ApiError,
+    graphql::{
+        connection::{Node, Page, connection_types},
+        context::ContextExt,
+        loaders::{AccountKey, AssetsAtLocation},
+    },
+};
+
+/// A postal address.
+#[derive(SimpleObject, Clone)]
+pub struct Address {
+    /// Street and number.
+    pub line1: String,
+    /// Suite, building, gate.
+    pub line2: Option<String>,
+    /// City or town.
+    pub city: String,
+    /// State, province or region.
+    pub region: Option<String>,
+    /// ZIP or postal code.
+    pub postal_code: Option<String>,
+    /// Country (ISO 3166-1 alpha-2 code, e.g. US).
+    pub country: String,
+}
+
+/// A physical site of an account where assets are deployed.
+#[derive(Clone)]
+pub struct Location(pub location::Model);
+
+connection_types!(LocationConnection, LocationEdge, Location, "locations");
+
+impl Node for Location {
+    fn id(&self) -> uuid::Uuid {
+        self.0.id
+    }
+}
+
+/// A physical site of an account where assets are deployed.
+#[Object]
+impl Location {
+    async fn id(&self) -> ID {
+        to_id(self.0.id)
+    }
+
+    /// The account the location belongs to.
+    async fn account(&self, ctx: &Context<'_>) -> Result<Account> {
+        let account = ctx.loaders().one(AccountKey(self.0.account_id)).await?;
+        Ok(Account(account.ok_or(ApiError::NotFound("account"))?))
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn address(&self) -> Address {
+        let l = &self.0;
+        Address {
+            line1: l.line1.clone(),
+            line2: l.line2.clone(),
+            city: l.city.clone(),
+            region: l.region.clone(),
+            postal_code: l.postal_code.clone(),
+            country: l.country.clone(),
+        }
+    }
+
+    /// Assets deployed here.
+    async fn assets(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<AssetStatus>,
+    ) -> Result<AssetConnection> {
+        let page = Page::new(first, after.as_deref())?;
+        let status: Option<DbAssetStatus> = status.map(Into::into);
+        let rows = ctx
+            .loaders()
+            .one(AssetsAtLocation(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(page
+            .apply(
+                rows.into_iter()
+                    .filter(|a| status.is_none_or(|s| a.status == s))
+                    .map(Asset)
+                    .collect(),
+            )
+            .into())
+    }
+}

@@ -1,0 +1,59 @@
+//! `POST /graphql`: resolves the viewer from the bearer token, builds the
+//! request's DataLoaders, executes, maps errors to contract codes and records
+//! metrics.
+
+use std::time::Instant;
+
+use async_graphql::http::{MultipartOptions, receive_body};
+use async_graphql_axum::{GraphQLResponse, rejection::GraphQLRejection};
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{
+        HeaderMap,
+        header::{AUTHORIZATION, CONTENT_TYPE},
+    },
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    AppState, auth,
+    error::finish_response,
+    graphql::{loaders::Loaders, schema::OperationLabel},
+};
+
+/// Executes one GraphQL request.
+///
+/// The body is buffered by axum's `Bytes` extractor, which honours the
+/// router's body limit and answers 413 when it is exceeded, however the body
+/// is sent. (async-graphql-axum's `GraphQLRequest` extractor reads the stream
+/// itself and reports a chunked body over the limit as a 400.) A body that is
+/// not a GraphQL request answers 400.
+pub async fn graphql_handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let request = match receive_body(content_type, body.as_ref(), MultipartOptions::default()).await {
+        Ok(request) => request,
+        Err(err) => return GraphQLRejection(err).into_response(),
+    };
+    let started = Instant::now();
+    let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let viewer = match auth::viewer_from_header(&state.data.db, authorization).await {
+        Ok(viewer) => viewer,
+        Err(err) => {
+            let mut error = async_graphql::ServerError::new(err.to_string(), None);
+            error.source = Some(std::sync::Arc::new(err));
+            let response = finish_response(async_graphql::Response::from_errors(vec![error]));
+            state.metrics.observe_graphql("auth", started.elapsed(), false);
+            return GraphQLResponse::from(response).into_response();
+        }
+    };
+    let loaders = Loaders::new(state.data.db.clone(), viewer.organization_id().ok());
+    let batches = loaders.batches();
+    let label = OperationLabel::default();
+    let request = request.data(viewer).data(loaders).data(label.clone());
+    let response = finish_response(batches.run(state.schema.execute(request)).await);
+    state
+        .metrics
+        .observe_graphql(&label.get(), started.elapsed(), response.errors.is_empty());
+    GraphQLResponse::from(response).into_response()
+}

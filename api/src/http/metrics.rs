@@ -1,0 +1,175 @@
+//! Prometheus metrics: HTTP requests by route and status, GraphQL operations
+//! by root field with their latency, and SQL statements run. One registry per
+//! application (not a global), so several apps in one test process stay apart.
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{StatusCode, header::CONTENT_TYPE},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use common::db::StatementCounter;
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+use crate::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationOnly {
+    operation: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~8 s
+    Histogram::new(exponential_buckets(0.0005, 2.0, 15))
+}
+
+/// The application's metrics.
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: HistogramFamily<RouteLabels>,
+    graphql_operations: Family<OperationLabels, Counter>,
+    graphql_duration: HistogramFamily<OperationOnly>,
+}
+
+impl Metrics {
+    /// A fresh registry; `statements` is the database pool's counter.
+    #[must_use]
+    pub fn new(statements: &StatementCounter) -> Self {
+        let mut registry = Registry::with_prefix("portal");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_duration: HistogramFamily<RouteLabels> = Family::new_with_constructor(latency_histogram);
+        let graphql_operations = Family::<OperationLabels, Counter>::default();
+        let graphql_duration: HistogramFamily<OperationOnly> = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            http_duration.clone(),
+        );
+        registry.register(
+            "graphql_operations",
+            "GraphQL operations by root field and outcome",
+            graphql_operations.clone(),
+        );
+        registry.register(
+            "graphql_operation_duration_seconds",
+            "GraphQL operation latency by root field",
+            graphql_duration.clone(),
+        );
+        registry.register(
+            "db_statements",
+            "SQL statements run by this process",
+            statements.0.clone(),
+        );
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            graphql_operations,
+            graphql_duration,
+        }
+    }
+
+    /// Records one GraphQL operation.
+    pub fn observe_graphql(&self, operation: &str, elapsed: Duration, ok: bool) {
+        let operation = operation.to_owned();
+        self.graphql_operations
+            .get_or_create(&OperationLabels {
+                operation: operation.clone(),
+                outcome: if ok { "ok" } else { "error" },
+            })
+            .inc();
+        self.graphql_duration
+            .get_or_create(&OperationOnly { operation })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn observe_http(&self, method: String, route: String, status: StatusCode, elapsed: Duration) {
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                method: method.clone(),
+                route: route.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                method,
+                route,
+                status: status.as_u16(),
+            })
+            .inc();
+    }
+
+    /// The metrics in Prometheus' text format.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Middleware: counts and times every HTTP request by its route pattern
+/// (never the raw path, which would let clients create label values).
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics
+        .observe_http(method, route, response.status(), started.elapsed());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

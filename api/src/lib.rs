@@ -1,0 +1,177 @@
+//! The Customer Portal api: a GraphQL server for the staff Customer Center and
+//! the customer portal.
+//!
+//! [`Application::build`] connects to the database, migrates it, binds the
+//! listener and assembles the router; [`Application::run_until_stopped`]
+//! serves until SIGINT/SIGTERM and drains in-flight requests.
+
+pub mod auth;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod service;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, Request},
+    middleware,
+    routing::get,
+};
+use common::{Settings, db::StatementCounter};
+use redis::aio::ConnectionManager;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+
+use crate::{
+    graphql::{AppSchema, build_schema, context::AppData},
+    http::metrics::Metrics,
+};
+
+/// Largest request body accepted (larger ones get 413).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database and settings, also given to resolvers.
+    pub data: AppData,
+    /// The executable schema.
+    pub schema: AppSchema,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Redis, when `REDIS_URL` is set.
+    pub redis: Option<ConnectionManager>,
+}
+
+/// A built, bound, not yet serving api.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    statements: StatementCounter,
+}
+
+impl Application {
+    /// Connects, migrates, binds `LISTEN_ADDR` and assembles the router.
+    ///
+    /// # Errors
+    /// When the database or Redis cannot be reached, a migration fails, or
+    /// the address cannot be bound.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (db, statements) = common::db::connect(&settings.database_url, 16)
+            .await
+            .context("connecting to the database (DATABASE_URL)")?;
+        common::db::migrate(&db).await.context("applying database migrations")?;
+        let redis = match &settings.redis_url {
+            None => None,
+            Some(url) => Some(
+                common::redis_conn::connect(url)
+                    .await
+                    .context("connecting to Redis (REDIS_URL)")?,
+            ),
+        };
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .with_context(|| format!("binding LISTEN_ADDR {}", settings.listen_addr))?;
+        let data = AppData {
+            db,
+            settings: Arc::new(settings),
+        };
+        let state = AppState {
+            schema: build_schema(Some(data.clone())),
+            metrics: Arc::new(Metrics::new(&statements)),
+            data,
+            redis,
+        };
+        let router = router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+            statements,
+        })
+    }
+
+    /// The bound address (the real port when `LISTEN_ADDR` asked for port 0).
+    ///
+    /// # Errors
+    /// When the socket has no local address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The database pool (tests use it to arrange data).
+    #[must_use]
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.data.db
+    }
+
+    /// Statements the pool has run so far.
+    #[must_use]
+    pub fn statements(&self) -> StatementCounter {
+        self.statements.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
+    ///
+    /// # Errors
+    /// When serving fails.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(common::shutdown::signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    ///
+    /// # Errors
+    /// When serving fails.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "api listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tracing::info!("api stopped");
+        Ok(())
+    }
+}
+
+/// The complete router.
+pub fn router(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route(
+            "/graphql",
+            get(http::graphiql::graphiql_page).post(http::graphql::graphql_handler),
+        )
+        .merge(http::graphiql::assets_router())
+        .route("/healthz", get(http::health::healthz))
+        .route("/readyz", get(http::health::readyz))
+        .route("/metrics", get(http::metrics::metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), http::metrics::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}

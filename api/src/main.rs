@@ -1,0 +1,151 @@
+//! The `api` command: serve, migrate, create an organization, print the schema.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, bail};
+use api::{Application, service};
+use clap::{Parser, Subcommand};
+use common::Settings;
+use rand::{Rng, distr::Alphanumeric};
+
+/// Customer Portal api. Configuration comes from the environment (see README).
+#[derive(Parser)]
+#[command(name = "api", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then serve (the default).
+    Serve {
+        /// Fill an empty database with a demo organization and print its staff login.
+        #[arg(long)]
+        seed_demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create an organization with its first staff admin. The password comes
+    /// from PORTAL_ADMIN_PASSWORD, or a prompt on a terminal.
+    CreateOrganization {
+        /// Display name, e.g. "Acme Rentals".
+        #[arg(long)]
+        name: String,
+        /// Short URL-safe name customers sign in with, e.g. acme-rentals.
+        #[arg(long)]
+        slug: String,
+        /// The admin's email (staff sign in with it).
+        #[arg(long)]
+        admin_email: String,
+        /// The admin's display name.
+        #[arg(long, default_value = "Administrator")]
+        admin_name: String,
+    },
+    /// Print the GraphQL schema (SDL) to stdout; `schema.graphql` is this output.
+    PrintSchema,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::PrintSchema) = cli.command {
+        print!("{}", api::graphql::build_schema(None).sdl());
+        return Ok(());
+    }
+    let settings = Settings::from_env()?;
+    common::telemetry::init(settings.log_format);
+    match cli.command.unwrap_or(Command::Serve { seed_demo: false }) {
+        Command::Serve { seed_demo } => serve(settings, seed_demo).await,
+        Command::Migrate => {
+            let (db, _) = common::db::connect(&settings.database_url, 2)
+                .await
+                .context("connecting to the database")?;
+            common::db::migrate(&db).await.context("applying migrations")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::CreateOrganization {
+            name,
+            slug,
+            admin_email,
+            admin_name,
+        } => {
+            let password = admin_password()?;
+            let (db, _) = common::db::connect(&settings.database_url, 2)
+                .await
+                .context("connecting to the database")?;
+            common::db::migrate(&db).await.context("applying migrations")?;
+            let input = service::organizations::NewOrganization {
+                name,
+                slug,
+                admin_email,
+                admin_name,
+                admin_password: password,
+            };
+            match service::organizations::create(&db, input).await {
+                Ok((org, admin)) => {
+                    println!("{}", org.id);
+                    eprintln!(
+                        "created organization {:?} (slug {}); staff login: {}",
+                        org.name, org.slug, admin.email
+                    );
+                    Ok(())
+                }
+                Err(api::error::ApiError::BadInput { field, message }) => bail!("{field}: {message}"),
+                Err(other) => Err(anyhow::Error::new(other).context("creating the organization")),
+            }
+        }
+        Command::PrintSchema => Ok(()),
+    }
+}
+
+async fn serve(settings: Settings, seed_demo: bool) -> anyhow::Result<()> {
+    let public_url = settings.public_url.clone();
+    let app = Application::build(settings).await?;
+    let addr = app.local_addr()?;
+    if seed_demo {
+        let password = std::env::var("PORTAL_ADMIN_PASSWORD").unwrap_or_else(|_| random_password());
+        match service::seed::seed_demo(app.db(), password).await {
+            Ok(Some(seeded)) => {
+                println!(
+                    "Seeded the demo organization {:?} (slug {}).",
+                    seeded.organization.name, seeded.organization.slug
+                );
+                println!(
+                    "Staff login: {}  password: {}",
+                    seeded.admin_email, seeded.admin_password
+                );
+            }
+            Ok(None) => println!("The database already has an organization: --seed-demo left it unchanged."),
+            Err(err) => return Err(anyhow::Error::new(err).context("seeding the demo organization")),
+        }
+    }
+    println!("Customer Portal api listening on http://{addr}");
+    println!("GraphiQL: http://{addr}/graphql   (links in emails use PUBLIC_URL={public_url})");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+fn admin_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("PORTAL_ADMIN_PASSWORD") {
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("set PORTAL_ADMIN_PASSWORD (there is no terminal to ask for the admin password)");
+    }
+    let password = rpassword::prompt_password("Admin password (10-256 characters): ")?;
+    let again = rpassword::prompt_password("Again: ")?;
+    if password != again {
+        bail!("the passwords differ");
+    }
+    Ok(password)
+}
+
+fn random_password() -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect()
+}

@@ -1,0 +1,256 @@
+//! Accounts: listing with search and portal-status filters, creation and the
+//! Contact Information on file.
+
+use chrono::Utc;
+use entity::{InvitationStatus, account, invitation, portal_access};
+use migration::constraint;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
+};
+use uuid::Uuid;
+
+use super::validate;
+use crate::{
+    error::{ApiError, UniqueRule, on_unique},
+    graphql::{connection::Page, types::account::PortalStatus},
+};
+
+const NUMBER_TAKEN: UniqueRule = UniqueRule {
+    constraint: constraint::ACCOUNTS_ORG_NUMBER,
+    field: "input.number",
+    message: "an account with this number already exists",
+};
+
+/// Which accounts a list returns.
+#[derive(Debug, Default, Clone)]
+pub struct AccountFilter {
+    /// Case-insensitive text matched against number, name and contact email.
+    pub search: Option<String>,
+    /// Only accounts in this portal status.
+    pub portal_status: Option<PortalStatus>,
+    /// Only accounts this portal user has access to.
+    pub portal_user: Option<Uuid>,
+}
+
+/// A change to one contact field: `None` keeps it, `Some(None)` clears it.
+pub type FieldChange = Option<Option<String>>;
+
+/// Contact Information to set.
+#[derive(Debug, Default, Clone)]
+pub struct ContactChange {
+    /// Contact person.
+    pub name: FieldChange,
+    /// Contact email (validated).
+    pub email: FieldChange,
+    /// Phone.
+    pub phone: FieldChange,
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Account number, unique in the organization.
+    pub number: String,
+    /// Account name.
+    pub name: String,
+    /// Initial Contact Information.
+    pub contact: ContactChange,
+}
+
+fn filter_condition(org: Uuid, filter: &AccountFilter) -> Condition {
+    let mut cond = Condition::all().add(account::Column::OrganizationId.eq(org));
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        let like = |col: account::Column| {
+            Expr::expr(Func::lower(Expr::col((account::Entity, col)))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        cond = cond.add(
+            Condition::any()
+                .add(like(account::Column::Number))
+                .add(like(account::Column::Name))
+                .add(like(account::Column::ContactEmail)),
+        );
+    }
+    let connected = || {
+        account::Column::Id.in_subquery(
+            Query::select()
+                .column(portal_access::Column::AccountId)
+                .from(portal_access::Entity)
+                .and_where(portal_access::Column::OrganizationId.eq(org))
+                .to_owned(),
+        )
+    };
+    let invited = || {
+        account::Column::Id.in_subquery(
+            Query::select()
+                .column(invitation::Column::AccountId)
+                .from(invitation::Entity)
+                .and_where(invitation::Column::OrganizationId.eq(org))
+                .and_where(invitation::Column::Status.eq(InvitationStatus::Pending))
+                .and_where(invitation::Column::ExpiresAt.gt(Utc::now()))
+                .to_owned(),
+        )
+    };
+    match filter.portal_status {
+        None => {}
+        Some(PortalStatus::Connected) => cond = cond.add(connected()),
+        Some(PortalStatus::Invited) => cond = cond.add(invited()).add(connected().not()),
+        Some(PortalStatus::NotConnected) => cond = cond.add(connected().not()).add(invited().not()),
+    }
+    if let Some(user) = filter.portal_user {
+        cond = cond.add(
+            account::Column::Id.in_subquery(
+                Query::select()
+                    .column(portal_access::Column::AccountId)
+                    .from(portal_access::Entity)
+                    .and_where(portal_access::Column::PortalUserId.eq(user))
+                    .to_owned(),
+            ),
+        );
+    }
+    cond
+}
+
+/// A page of the organization's accounts, and the total when asked for.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    org: Uuid,
+    filter: &AccountFilter,
+    page: Page,
+    want_total: bool,
+) -> Result<(Vec<account::Model>, Option<u64>), ApiError> {
+    let query = account::Entity::find().filter(filter_condition(org, filter));
+    super::paginate(db, query, account::Column::Id, page, want_total).await
+}
+
+/// One account of the organization.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn find(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<account::Model>, ApiError> {
+    Ok(account::Entity::find_by_id(id)
+        .filter(account::Column::OrganizationId.eq(org))
+        .one(db)
+        .await?)
+}
+
+/// One account of the organization, or `NOT_FOUND`.
+///
+/// # Errors
+/// `NOT_FOUND`, or internal on database failure.
+pub async fn get(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<account::Model, ApiError> {
+    find(db, org, id).await?.ok_or(ApiError::NotFound("account"))
+}
+
+fn validated_contact(prefix: &str, change: &ContactChange) -> Result<ContactChange, ApiError> {
+    let text = |field: &str, value: &FieldChange, max| -> Result<FieldChange, ApiError> {
+        value
+            .as_ref()
+            .map(|v| validate::optional(&format!("{prefix}{field}"), v.as_deref(), max))
+            .transpose()
+    };
+    let email = match &change.email {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(v)) if v.trim().is_empty() => Some(None),
+        Some(Some(v)) => Some(Some(validate::email(&format!("{prefix}email"), v)?)),
+    };
+    Ok(ContactChange {
+        name: text("name", &change.name, 200)?,
+        email,
+        phone: text("phone", &change.phone, 40)?,
+    })
+}
+
+/// Creates an account.
+///
+/// # Errors
+/// `BAD_USER_INPUT` naming the field (missing or too long text, invalid
+/// email, number already taken), internal on database failure.
+pub async fn create(db: &impl ConnectionTrait, org: Uuid, input: NewAccount) -> Result<account::Model, ApiError> {
+    let number = validate::required("input.number", &input.number, 64)?;
+    let name = validate::required("input.name", &input.name, 200)?;
+    let contact = validated_contact("input.contact.", &input.contact)?;
+    let now = Utc::now();
+    account::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(org),
+        number: Set(number),
+        name: Set(name),
+        contact_name: Set(contact.name.flatten()),
+        contact_email: Set(contact.email.flatten()),
+        contact_phone: Set(contact.phone.flatten()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| on_unique(e, &[NUMBER_TAKEN]))
+}
+
+/// Sets the Contact Information on file. A changed email revokes the
+/// account's pending invitations (they were addressed to the old one), in the
+/// same transaction as the change.
+///
+/// # Errors
+/// `NOT_FOUND`, `BAD_USER_INPUT` naming the field, internal on database failure.
+pub async fn update_contact<C: super::Db>(
+    db: &C,
+    org: Uuid,
+    id: Uuid,
+    change: &ContactChange,
+) -> Result<account::Model, ApiError> {
+    let change = validated_contact("input.", change)?;
+    let txn = db.begin().await?;
+    let current = get(&txn, org, id).await?;
+    let email_changed = change.email.as_ref().is_some_and(|new| *new != current.contact_email);
+    let mut active: account::ActiveModel = current.into();
+    if let Some(name) = change.name {
+        active.contact_name = Set(name);
+    }
+    if let Some(email) = change.email {
+        active.contact_email = Set(email);
+    }
+    if let Some(phone) = change.phone {
+        active.contact_phone = Set(phone);
+    }
+    active.updated_at = Set(Utc::now());
+    let updated = active.update(&txn).await?;
+    if email_changed {
+        invitation::Entity::update_many()
+            .col_expr(invitation::Column::Status, Expr::value(InvitationStatus::Revoked))
+            .col_expr(invitation::Column::RevokedAt, Expr::value(Utc::now()))
+            .filter(invitation::Column::OrganizationId.eq(org))
+            .filter(invitation::Column::AccountId.eq(id))
+            .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Whether an account is visible to the organization (used before writing
+/// children of it).
+///
+/// # Errors
+/// `NOT_FOUND` when not; internal on database failure.
+pub async fn ensure_exists(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+    let found = account::Entity::find_by_id(id)
+        .filter(account::Column::OrganizationId.eq(org))
+        .select_only()
+        .column(account::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    found.map(|_| ()).ok_or(ApiError::NotFound("account"))
+}

@@ -1,0 +1,176 @@
+//! Assets and asset types: the units a business deploys at its customers'
+//! locations, and moving them between the yard and those locations.
+
+use chrono::Utc;
+use entity::{AssetStatus, asset, asset_type, location};
+use migration::constraint;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Query,
+};
+use uuid::Uuid;
+
+use super::{locations, validate};
+use crate::{
+    error::{ApiError, UniqueRule, on_unique},
+    graphql::connection::Page,
+};
+
+const TAG_TAKEN: UniqueRule = UniqueRule {
+    constraint: constraint::ASSETS_ORG_TAG,
+    field: "input.tag",
+    message: "an asset with this tag already exists",
+};
+
+/// Which assets a list returns.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AssetFilter {
+    /// Only assets deployed at this account's locations.
+    pub account_id: Option<Uuid>,
+    /// Only assets deployed at this location.
+    pub location_id: Option<Uuid>,
+    /// Only assets in this status.
+    pub status: Option<AssetStatus>,
+}
+
+/// A page of the organization's assets.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    org: Uuid,
+    filter: AssetFilter,
+    page: Page,
+    want_total: bool,
+) -> Result<(Vec<asset::Model>, Option<u64>), ApiError> {
+    let mut query = asset::Entity::find().filter(asset::Column::OrganizationId.eq(org));
+    if let Some(location_id) = filter.location_id {
+        query = query.filter(asset::Column::LocationId.eq(location_id));
+    }
+    if let Some(account_id) = filter.account_id {
+        query = query.filter(
+            asset::Column::LocationId.in_subquery(
+                Query::select()
+                    .column(location::Column::Id)
+                    .from(location::Entity)
+                    .and_where(location::Column::AccountId.eq(account_id))
+                    .and_where(location::Column::OrganizationId.eq(org))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(asset::Column::Status.eq(status));
+    }
+    super::paginate(db, query, asset::Column::Id, page, want_total).await
+}
+
+/// One asset of the organization.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn find(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<asset::Model>, ApiError> {
+    Ok(asset::Entity::find_by_id(id)
+        .filter(asset::Column::OrganizationId.eq(org))
+        .one(db)
+        .await?)
+}
+
+/// The organization's asset types, by name.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn asset_types(
+    db: &impl ConnectionTrait,
+    org: Uuid,
+    requestable_only: bool,
+) -> Result<Vec<asset_type::Model>, ApiError> {
+    let mut query = asset_type::Entity::find().filter(asset_type::Column::OrganizationId.eq(org));
+    if requestable_only {
+        query = query.filter(asset_type::Column::Requestable.eq(true));
+    }
+    Ok(query.order_by_asc(asset_type::Column::Name).all(db).await?)
+}
+
+/// Adds an asset to the yard (or in maintenance / retired).
+///
+/// # Errors
+/// `NOT_FOUND` for an asset type outside the organization; `BAD_USER_INPUT`
+/// for an empty or taken tag, or status DEPLOYED (deploy with `moveAsset`);
+/// internal on database failure.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    org: Uuid,
+    asset_type_id: Uuid,
+    tag: &str,
+    status: Option<AssetStatus>,
+) -> Result<asset::Model, ApiError> {
+    let tag = validate::required("input.tag", tag, 64)?;
+    let status = status.unwrap_or(AssetStatus::Available);
+    if status == AssetStatus::Deployed {
+        return Err(ApiError::bad_input(
+            "input.status",
+            "a new asset cannot start DEPLOYED: create it, then deploy it with moveAsset",
+        ));
+    }
+    let type_exists = asset_type::Entity::find_by_id(asset_type_id)
+        .filter(asset_type::Column::OrganizationId.eq(org))
+        .one(db)
+        .await?
+        .is_some();
+    if !type_exists {
+        return Err(ApiError::NotFound("asset type"));
+    }
+    asset::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(org),
+        asset_type_id: Set(asset_type_id),
+        tag: Set(tag),
+        status: Set(status),
+        location_id: Set(None),
+        deployed_at: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| on_unique(e, &[TAG_TAKEN]))
+}
+
+/// Deploys an asset at a location (DEPLOYED, `deployed_at` now), or with
+/// `None` returns it to the yard (AVAILABLE).
+///
+/// # Errors
+/// `NOT_FOUND` for an asset or location outside the organization;
+/// `BAD_USER_INPUT` when deploying a RETIRED asset; internal on database failure.
+pub async fn move_asset(
+    db: &impl ConnectionTrait,
+    org: Uuid,
+    asset_id: Uuid,
+    location_id: Option<Uuid>,
+) -> Result<asset::Model, ApiError> {
+    let current = find(db, org, asset_id).await?.ok_or(ApiError::NotFound("asset"))?;
+    let mut active: asset::ActiveModel = current.clone().into();
+    match location_id {
+        Some(location_id) => {
+            if locations::find(db, org, location_id).await?.is_none() {
+                return Err(ApiError::NotFound("location"));
+            }
+            if current.status == AssetStatus::Retired {
+                return Err(ApiError::bad_input("assetId", "a retired asset cannot be deployed"));
+            }
+            if current.location_id != Some(location_id) || current.status != AssetStatus::Deployed {
+                active.deployed_at = Set(Some(Utc::now()));
+            }
+            active.location_id = Set(Some(location_id));
+            active.status = Set(AssetStatus::Deployed);
+        }
+        None => {
+            active.location_id = Set(None);
+            active.deployed_at = Set(None);
+            if current.status == AssetStatus::Deployed {
+                active.status = Set(AssetStatus::Available);
+            }
+        }
+    }
+    Ok(active.update(db).await?)
+}

@@ -1,0 +1,196 @@
+//! Invoices: listing and creation (with their lines, in one transaction).
+
+use chrono::{NaiveDate, Utc};
+use entity::{InvoiceStatus, invoice, invoice_line};
+use migration::constraint;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use super::{accounts, locations, validate};
+use crate::{
+    error::{ApiError, UniqueRule, on_unique},
+    graphql::connection::Page,
+};
+
+const NUMBER_TAKEN: UniqueRule = UniqueRule {
+    constraint: constraint::INVOICES_ORG_NUMBER,
+    field: "input.number",
+    message: "an invoice with this number already exists",
+};
+
+/// Most lines an invoice may have.
+pub const MAX_LINES: usize = 500;
+
+/// One line of a new invoice.
+#[derive(Debug, Clone)]
+pub struct NewLine {
+    /// What was billed.
+    pub description: String,
+    /// How many.
+    pub quantity: i32,
+    /// Price of one, in minor units.
+    pub unit_price_cents: i64,
+}
+
+/// A new invoice.
+#[derive(Debug, Clone)]
+pub struct NewInvoice {
+    /// The billed account.
+    pub account_id: Uuid,
+    /// The billed location, if for one site (must belong to the account).
+    pub location_id: Option<Uuid>,
+    /// Invoice number, unique in the organization.
+    pub number: String,
+    /// Issue date.
+    pub issued_on: NaiveDate,
+    /// Due date (not before the issue date).
+    pub due_on: NaiveDate,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// At least one line.
+    pub lines: Vec<NewLine>,
+}
+
+/// A page of the organization's invoices.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    org: Uuid,
+    account_id: Option<Uuid>,
+    status: Option<InvoiceStatus>,
+    page: Page,
+    want_total: bool,
+) -> Result<(Vec<invoice::Model>, Option<u64>), ApiError> {
+    let mut query = invoice::Entity::find().filter(invoice::Column::OrganizationId.eq(org));
+    if let Some(account_id) = account_id {
+        query = query.filter(invoice::Column::AccountId.eq(account_id));
+    }
+    if let Some(status) = status {
+        query = query.filter(invoice::Column::Status.eq(status));
+    }
+    super::paginate(db, query, invoice::Column::Id, page, want_total).await
+}
+
+/// One invoice of the organization.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn find(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<invoice::Model>, ApiError> {
+    Ok(invoice::Entity::find_by_id(id)
+        .filter(invoice::Column::OrganizationId.eq(org))
+        .one(db)
+        .await?)
+}
+
+fn validate_lines(lines: &[NewLine]) -> Result<i64, ApiError> {
+    if lines.is_empty() {
+        return Err(ApiError::bad_input("input.lines", "an invoice needs at least one line"));
+    }
+    if lines.len() > MAX_LINES {
+        return Err(ApiError::bad_input(
+            "input.lines",
+            format!("an invoice may have at most {MAX_LINES} lines"),
+        ));
+    }
+    let mut total: i64 = 0;
+    for (i, line) in lines.iter().enumerate() {
+        validate::required(&format!("input.lines.{i}.description"), &line.description, 500)?;
+        if !(1..=1_000_000).contains(&line.quantity) {
+            return Err(ApiError::bad_input(
+                format!("input.lines.{i}.quantity"),
+                "quantity must be between 1 and 1,000,000",
+            ));
+        }
+        if line.unit_price_cents < 0 {
+            return Err(ApiError::bad_input(
+                format!("input.lines.{i}.unitPriceCents"),
+                "unit price must not be negative",
+            ));
+        }
+        total = line
+            .unit_price_cents
+            .checked_mul(i64::from(line.quantity))
+            .and_then(|amount| total.checked_add(amount))
+            .filter(|t| *t <= i64::from(i32::MAX))
+            .ok_or_else(|| ApiError::bad_input("input.lines", "the invoice total is too large"))?;
+    }
+    Ok(total)
+}
+
+/// Creates an OPEN invoice and its lines in one transaction.
+///
+/// # Errors
+/// `NOT_FOUND` for an account or location outside the organization;
+/// `BAD_USER_INPUT` naming the field (location of another account, bad
+/// currency or dates, bad lines, number taken); internal on database failure.
+pub async fn create<C: super::Db>(db: &C, org: Uuid, input: NewInvoice) -> Result<invoice::Model, ApiError> {
+    let number = validate::required("input.number", &input.number, 64)?;
+    let currency = input.currency.trim().to_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(ApiError::bad_input(
+            "input.currency",
+            "currency must be a three-letter ISO 4217 code such as USD",
+        ));
+    }
+    if input.due_on < input.issued_on {
+        return Err(ApiError::bad_input(
+            "input.dueOn",
+            "the due date must not be before the issue date",
+        ));
+    }
+    let total = validate_lines(&input.lines)?;
+
+    let txn = db.begin().await?;
+    accounts::ensure_exists(&txn, org, input.account_id).await?;
+    if let Some(location_id) = input.location_id {
+        // Another organization's location answers like a missing one; one of
+        // ours on another account is a mistake in the input.
+        let location = locations::find(&txn, org, location_id)
+            .await?
+            .ok_or(ApiError::NotFound("location"))?;
+        if location.account_id != input.account_id {
+            return Err(ApiError::bad_input(
+                "input.locationId",
+                "the location is not one of this account's",
+            ));
+        }
+    }
+    let now = Utc::now();
+    let invoice_id = Uuid::now_v7();
+    let created = invoice::ActiveModel {
+        id: Set(invoice_id),
+        organization_id: Set(org),
+        account_id: Set(input.account_id),
+        location_id: Set(input.location_id),
+        number: Set(number),
+        issued_on: Set(input.issued_on),
+        due_on: Set(input.due_on),
+        status: Set(InvoiceStatus::Open),
+        currency: Set(currency),
+        total_cents: Set(total),
+        amount_due_cents: Set(total),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| on_unique(e, &[NUMBER_TAKEN]))?;
+    let lines = input
+        .lines
+        .into_iter()
+        .enumerate()
+        .map(|(position, line)| invoice_line::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            invoice_id: Set(invoice_id),
+            position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+            description: Set(line.description.trim().to_owned()),
+            quantity: Set(line.quantity),
+            unit_price_cents: Set(line.unit_price_cents),
+            amount_cents: Set(line.unit_price_cents * i64::from(line.quantity)),
+        });
+    invoice_line::Entity::insert_many(lines).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(created)
+}

@@ -1,0 +1,269 @@
+//! Typed settings, read once from the environment at start-up.
+//!
+//! Every variable of DESIGN.md's configuration table is here with its default.
+//! A bad value stops start-up with an error naming the variable. Values that
+//! may carry credentials (`DATABASE_URL`, `REDIS_URL`, `SMTP_URL`) are kept as
+//! [`SecretString`] so that `Debug` output and logs never print them.
+
+use std::{net::SocketAddr, path::PathBuf, str::FromStr};
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Default database: an SQLite file next to the process, created when missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://portal.db?mode=rwc";
+
+/// A configuration value that could not be used; names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it (never contains the value of a secret).
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            variable,
+            message: message.into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal (development).
+    Pretty,
+    /// One JSON object per line (production log shippers).
+    Json,
+}
+
+/// All settings of the api and worker processes.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`.
+    pub database_url: SecretString,
+    /// `REDIS_URL`: the job queue's Redis; `None` runs jobs in the api process.
+    pub redis_url: Option<SecretString>,
+    /// `QUEUE_NAMESPACE`: prefix of the queue's Redis keys.
+    pub queue_namespace: String,
+    /// `SMTP_URL`: `None` writes each email as an `.eml` file instead.
+    pub smtp_url: Option<SecretString>,
+    /// `MAIL_OUTBOX_DIR`: where `.eml` files go without SMTP.
+    pub mail_outbox_dir: PathBuf,
+    /// `MAIL_FROM`: the sender of every email.
+    pub mail_from: String,
+    /// `LISTEN_ADDR`: the api's bind address; port 0 picks a free port.
+    pub listen_addr: SocketAddr,
+    /// `PUBLIC_URL`: base of links in emails, without a trailing slash.
+    pub public_url: String,
+    /// `INVITATION_TTL_HOURS`: how long an invitation link stays valid.
+    pub invitation_ttl_hours: u32,
+    /// `SESSION_TTL_HOURS`: how long a sign-in lasts.
+    pub session_ttl_hours: u32,
+    /// `WORKER_CONCURRENCY`: jobs in flight per worker process.
+    pub worker_concurrency: u32,
+    /// `EMAIL_MAX_ATTEMPTS`: attempts before a delivery is FAILED.
+    pub email_max_attempts: u32,
+    /// `EMAIL_RETRY_BASE_MS`: the first retry's backoff; it doubles each attempt.
+    pub email_retry_base_ms: u64,
+    /// `LOG_FORMAT`: `pretty` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first variable with an unusable value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    /// Empty values count as unset.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first variable with an unusable value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+            || database_url.starts_with("sqlite:"))
+        {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
+        }
+
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::new("REDIS_URL", "must start with redis:// or rediss://"));
+        }
+
+        let queue_namespace = get("QUEUE_NAMESPACE").unwrap_or_else(|| "portal".to_owned());
+        if !queue_namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        {
+            return Err(ConfigError::new(
+                "QUEUE_NAMESPACE",
+                "may contain only letters, digits, '-', '_', '.' and ':'",
+            ));
+        }
+
+        let smtp_url = get("SMTP_URL");
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError::new("SMTP_URL", "must start with smtp:// or smtps://"));
+        }
+
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "Customer Portal <no-reply@localhost>".to_owned());
+        if !mail_from.contains('@') {
+            return Err(ConfigError::new(
+                "MAIL_FROM",
+                "must be an email address, e.g. Name <user@host>",
+            ));
+        }
+
+        let public_url = get("PUBLIC_URL")
+            .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) || public_url.len() < 10 {
+            return Err(ConfigError::new("PUBLIC_URL", "must be an http:// or https:// URL"));
+        }
+
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(ConfigError::new("LOG_FORMAT", "must be `pretty` or `json`")),
+        };
+
+        Ok(Self {
+            database_url: SecretString::from(database_url),
+            redis_url: redis_url.map(SecretString::from),
+            queue_namespace,
+            smtp_url: smtp_url.map(SecretString::from),
+            mail_outbox_dir: PathBuf::from(get("MAIL_OUTBOX_DIR").unwrap_or_else(|| "mail-outbox".to_owned())),
+            mail_from,
+            listen_addr: parse(
+                &get,
+                "LISTEN_ADDR",
+                "127.0.0.1:8000",
+                "a socket address such as 127.0.0.1:8000",
+            )?,
+            public_url,
+            invitation_ttl_hours: parse_positive(&get, "INVITATION_TTL_HOURS", 168)?,
+            session_ttl_hours: parse_positive(&get, "SESSION_TTL_HOURS", 720)?,
+            worker_concurrency: parse_positive(&get, "WORKER_CONCURRENCY", 4)?,
+            email_max_attempts: parse_positive(&get, "EMAIL_MAX_ATTEMPTS", 5)?,
+            email_retry_base_ms: parse_positive(&get, "EMAIL_RETRY_BASE_MS", 2000)?,
+            log_format,
+        })
+    }
+
+    /// Whether the database is PostgreSQL (else SQLite).
+    #[must_use]
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.expose_secret().starts_with("postgres")
+    }
+}
+
+fn parse<T: FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: &str,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    let raw = get(variable).unwrap_or_else(|| default.to_owned());
+    raw.parse()
+        .map_err(|_| ConfigError::new(variable, format!("expected {expected}, got {raw:?}")))
+}
+
+fn parse_positive<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Default + ToString,
+{
+    let value: T = parse(get, variable, &default.to_string(), "a positive whole number")?;
+    if value <= T::default() {
+        return Err(ConfigError::new(variable, "must be greater than zero"));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_design_table() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert!(s.redis_url.is_none() && s.smtp_url.is_none());
+        assert_eq!(s.queue_namespace, "portal");
+        assert_eq!(s.mail_outbox_dir, PathBuf::from("mail-outbox"));
+        assert_eq!(s.mail_from, "Customer Portal <no-reply@localhost>");
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:8000");
+        assert_eq!(s.public_url, "http://127.0.0.1:8000");
+        assert_eq!(
+            (
+                s.invitation_ttl_hours,
+                s.session_ttl_hours,
+                s.worker_concurrency,
+                s.email_max_attempts
+            ),
+            (168, 720, 4, 5)
+        );
+        assert_eq!(s.email_retry_base_ms, 2000);
+        assert_eq!(s.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "http://x"),
+            ("LISTEN_ADDR", "localhost"),
+            ("INVITATION_TTL_HOURS", "0"),
+            ("SESSION_TTL_HOURS", "-3"),
+            ("WORKER_CONCURRENCY", "many"),
+            ("LOG_FORMAT", "xml"),
+            ("PUBLIC_URL", "ftp://x"),
+            ("QUEUE_NAMESPACE", "has space"),
+        ] {
+            let err = settings(&[(var, value)]).expect_err(var);
+            assert_eq!(err.variable, var);
+            assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn secrets_are_not_printed_by_debug() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://u:hunter22@db/x"),
+            ("SMTP_URL", "smtp://u:pw77@mail:25"),
+        ])
+        .expect("valid");
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter22") && !printed.contains("pw77"), "{printed}");
+    }
+}

@@ -1,0 +1,16 @@
+//! Code that both the `api` and the `worker` processes need, kept in one place:
+//! typed settings from the environment, the database connection (with its
+//! statement counter and migration lock), the Redis connection, logging set-up,
+//! and small helpers such as masking email addresses for logs.
+//!
+//! Nothing here knows about GraphQL or about email jobs' contents.
+
+pub mod config;
+pub mod db;
+pub mod outbox;
+pub mod redact;
+pub mod redis_conn;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{ConfigError, LogFormat, Settings};

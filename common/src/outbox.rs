@@ -1,0 +1,271 @@
+//! The transactional outbox: every email is first an `email_deliveries` row,
+//! written in the same transaction as the business change that causes it.
+//! Redis (or the api's in-process queue) only carries the row's id.
+//!
+//! The row's state machine, and who moves it:
+//! - `QUEUED` — waiting for a worker. `next_attempt_at` is when the sweeper
+//!   pushes it again if nobody has picked it up (a lost push, a wiped queue).
+//! - claimed — still `QUEUED`, with `lease_owner`/`lease_expires_at` set by
+//!   one conditional UPDATE ([`claim`]): only one worker wins, others skip.
+//! - `SENT` — done; a re-delivered job finds it and skips ([`claim`] fails).
+//! - `RETRYING` — a transient failure; `next_attempt_at` is when it is due.
+//!   The sweeper moves it back to `QUEUED` and pushes it ([`take_due`]).
+//! - `FAILED` — a permanent failure or the attempts ran out; staff may
+//!   [`requeue_failed`] it.
+//!
+//! Every transition is one conditional UPDATE, so any number of api and
+//! worker processes may sweep and claim at once.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{DeliveryStatus, EmailKind, email_delivery};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+    sea_query::{Expr, ExprTrait},
+};
+use uuid::Uuid;
+
+/// The job that travels through the queue: just the delivery's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EmailJob {
+    /// The `email_deliveries` row to send.
+    pub delivery_id: Uuid,
+}
+
+/// The queue's name in Redis for a namespace.
+#[must_use]
+pub fn queue_name(namespace: &str) -> String {
+    format!("{namespace}:email")
+}
+
+/// How long a QUEUED row may sit unclaimed before the sweeper pushes it again.
+pub const REDELIVER_AFTER: Duration = Duration::seconds(15);
+
+/// How long a claim protects a row from other workers; longer than any SMTP
+/// exchange (lettre's timeout is 20 s), so only a crashed worker's row expires.
+pub const LEASE: Duration = Duration::seconds(45);
+
+/// A new email to queue.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// The organization it belongs to.
+    pub organization_id: Uuid,
+    /// What it is.
+    pub kind: EmailKind,
+    /// Where it goes.
+    pub recipient: String,
+    /// Its subject line.
+    pub subject: String,
+    /// Kind-specific data the worker renders from (no secrets).
+    pub payload: serde_json::Value,
+    /// The invitation it carries, for INVITATION emails.
+    pub invitation_id: Option<Uuid>,
+}
+
+/// Writes a QUEUED delivery row (call inside the business transaction).
+///
+/// # Errors
+/// On database failure.
+pub async fn enqueue(db: &impl ConnectionTrait, new: NewDelivery) -> Result<email_delivery::Model, DbErr> {
+    let now = Utc::now();
+    email_delivery::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(new.organization_id),
+        kind: Set(new.kind),
+        recipient: Set(new.recipient),
+        subject: Set(new.subject),
+        status: Set(DeliveryStatus::Queued),
+        attempts: Set(0),
+        last_error: Set(None),
+        payload: Set(new.payload),
+        invitation_id: Set(new.invitation_id),
+        queued_at: Set(now),
+        next_attempt_at: Set(now + REDELIVER_AFTER),
+        lease_owner: Set(None),
+        lease_expires_at: Set(None),
+        sent_at: Set(None),
+    }
+    .insert(db)
+    .await
+}
+
+fn unleased(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(email_delivery::Column::LeaseExpiresAt.is_null())
+        .add(email_delivery::Column::LeaseExpiresAt.lt(now))
+}
+
+/// Claims a QUEUED row for `owner` and counts the attempt. `None` when the
+/// row is gone, already SENT/FAILED/RETRYING, or leased by another worker.
+///
+/// # Errors
+/// On database failure.
+pub async fn claim(db: &impl ConnectionTrait, id: Uuid, owner: &str) -> Result<Option<email_delivery::Model>, DbErr> {
+    let now = Utc::now();
+    let result = email_delivery::Entity::update_many()
+        .col_expr(email_delivery::Column::LeaseOwner, Expr::value(owner))
+        .col_expr(email_delivery::Column::LeaseExpiresAt, Expr::value(now + LEASE))
+        .col_expr(
+            email_delivery::Column::Attempts,
+            Expr::col(email_delivery::Column::Attempts).add(1),
+        )
+        .filter(email_delivery::Column::Id.eq(id))
+        .filter(email_delivery::Column::Status.eq(DeliveryStatus::Queued))
+        .filter(unleased(now))
+        .exec(db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Ok(None);
+    }
+    email_delivery::Entity::find_by_id(id).one(db).await
+}
+
+/// The outcome of one send attempt.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The SMTP server accepted it.
+    Sent,
+    /// A transient failure: try again at `next_attempt_at`.
+    Retry {
+        /// What went wrong (no secrets).
+        error: String,
+        /// When to try again.
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// A permanent failure, or the attempts ran out.
+    Failed {
+        /// What went wrong (no secrets).
+        error: String,
+    },
+}
+
+/// Records the outcome of `owner`'s attempt and releases the lease.
+/// `false` when the lease was lost (another worker took the row over).
+///
+/// # Errors
+/// On database failure.
+pub async fn finish(db: &impl ConnectionTrait, id: Uuid, owner: &str, outcome: &Outcome) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let mut update = email_delivery::Entity::update_many()
+        .col_expr(email_delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            email_delivery::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        );
+    update = match outcome {
+        Outcome::Sent => update
+            .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Sent))
+            .col_expr(email_delivery::Column::SentAt, Expr::value(Some(now)))
+            .col_expr(email_delivery::Column::LastError, Expr::value(Option::<String>::None)),
+        Outcome::Retry { error, next_attempt_at } => update
+            .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Retrying))
+            .col_expr(email_delivery::Column::LastError, Expr::value(Some(truncate(error))))
+            .col_expr(email_delivery::Column::NextAttemptAt, Expr::value(*next_attempt_at)),
+        Outcome::Failed { error } => update
+            .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Failed))
+            .col_expr(email_delivery::Column::LastError, Expr::value(Some(truncate(error)))),
+    };
+    let result = update
+        .filter(email_delivery::Column::Id.eq(id))
+        .filter(email_delivery::Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+fn truncate(error: &str) -> String {
+    error.chars().take(500).collect()
+}
+
+/// Finds rows the sweeper should push now: QUEUED ones nobody picked up in
+/// time, RETRYING ones that are due, none under a live lease. Each returned
+/// id was taken with a conditional UPDATE that moves it to QUEUED and sets
+/// its next redelivery time, so concurrent sweepers push each row once.
+///
+/// # Errors
+/// On database failure.
+pub async fn take_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Uuid>, DbErr> {
+    let now = Utc::now();
+    let candidates: Vec<(Uuid, DateTime<Utc>)> = email_delivery::Entity::find()
+        .select_only()
+        .column(email_delivery::Column::Id)
+        .column(email_delivery::Column::NextAttemptAt)
+        .filter(email_delivery::Column::Status.is_in([DeliveryStatus::Queued, DeliveryStatus::Retrying]))
+        .filter(email_delivery::Column::NextAttemptAt.lte(now))
+        .filter(unleased(now))
+        .order_by_asc(email_delivery::Column::NextAttemptAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut taken = Vec::with_capacity(candidates.len());
+    for (id, seen_next_attempt) in candidates {
+        let result = email_delivery::Entity::update_many()
+            .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Queued))
+            .col_expr(
+                email_delivery::Column::NextAttemptAt,
+                Expr::value(now + REDELIVER_AFTER),
+            )
+            .filter(email_delivery::Column::Id.eq(id))
+            .filter(email_delivery::Column::NextAttemptAt.eq(seen_next_attempt))
+            .filter(email_delivery::Column::Status.is_in([DeliveryStatus::Queued, DeliveryStatus::Retrying]))
+            .exec(db)
+            .await?;
+        if result.rows_affected == 1 {
+            taken.push(id);
+        }
+    }
+    Ok(taken)
+}
+
+/// Puts a FAILED delivery back on the queue with a fresh attempt budget.
+/// `false` when the row is not FAILED (or not the organization's).
+///
+/// # Errors
+/// On database failure.
+pub async fn requeue_failed(db: &impl ConnectionTrait, organization_id: Uuid, id: Uuid) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let result = email_delivery::Entity::update_many()
+        .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Queued))
+        .col_expr(email_delivery::Column::Attempts, Expr::value(0))
+        .col_expr(
+            email_delivery::Column::NextAttemptAt,
+            Expr::value(now + REDELIVER_AFTER),
+        )
+        .col_expr(email_delivery::Column::QueuedAt, Expr::value(now))
+        .filter(email_delivery::Column::Id.eq(id))
+        .filter(email_delivery::Column::OrganizationId.eq(organization_id))
+        .filter(email_delivery::Column::Status.eq(DeliveryStatus::Failed))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Backoff before attempt `attempt + 1`: `base × 2^(attempt-1)`, capped at an
+/// hour, with ±25 % jitter so a burst of failures does not retry in lockstep.
+#[must_use]
+pub fn backoff(base_ms: u64, attempt: u32) -> Duration {
+    let exponent = Ord::min(attempt.saturating_sub(1), 20);
+    let raw = Ord::min(base_ms.saturating_mul(1_u64 << exponent), 3_600_000);
+    let jitter = rand::random_range(0.75..1.25);
+    let ms = (raw as f64 * jitter) as i64;
+    Duration::milliseconds(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_with_jitter() {
+        for attempt in 1..=5_u32 {
+            let expected = 1000.0 * f64::from(1_u32 << (attempt - 1));
+            let got = backoff(1000, attempt).num_milliseconds() as f64;
+            assert!(
+                got >= expected * 0.75 && got <= expected * 1.25,
+                "attempt {attempt}: {got}"
+            );
+        }
+        assert!(backoff(2000, 60).num_milliseconds() <= 4_500_000);
+    }
+}

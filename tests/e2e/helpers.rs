@@ -1,0 +1,448 @@
+//! The test harness: a real api on a free loopback port against a fresh
+//! database of its own, and typed helpers to talk to it over HTTP.
+//!
+//! `TEST_DATABASE_URL` selects the database server: unset (or `sqlite:`) →
+//! a new SQLite file per test; `postgres://…/db` → a new database per test
+//! on that server, dropped when the test ends.
+
+use std::{collections::HashMap, path::PathBuf, sync::LazyLock};
+
+use api::{Application, service::organizations::NewOrganization};
+use common::{Settings, db::StatementCounter};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Password of every staff user the harness creates.
+pub const STAFF_PASSWORD: &str = "correct horse battery staple";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        common::telemetry::init(common::LogFormat::Pretty);
+    }
+});
+
+/// Where the test databases live.
+enum TestDb {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+/// A running api with its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    /// The app's database pool, to arrange data directly.
+    pub db: DatabaseConnection,
+    /// Statements the app's pool has run.
+    pub statements: StatementCounter,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    /// The settings the app runs with.
+    pub settings: Settings,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    test_db: TestDb,
+}
+
+/// A staff user signed in.
+pub struct Staff {
+    /// The organization's id.
+    pub organization_id: Uuid,
+    /// The staff user's email.
+    pub email: String,
+    /// Bearer token.
+    pub token: String,
+}
+
+async fn create_test_database() -> (String, TestDb) {
+    let base = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
+    let name = format!("portal_test_{}", Uuid::now_v7().simple());
+    if base.starts_with("postgres") {
+        let admin = Database::connect(base.as_str())
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let (server, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL has a database name");
+        (format!("{server}/{name}"), TestDb::Postgres { admin_url: base, name })
+    } else {
+        let dir = std::env::temp_dir().join("portal-tests");
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(format!("{name}.db"));
+        (format!("sqlite://{}?mode=rwc", path.display()), TestDb::Sqlite(path))
+    }
+}
+
+impl TestApp {
+    /// Starts the api on `127.0.0.1:0` against a fresh database.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Like [`TestApp::spawn`], with extra environment settings.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        LazyLock::force(&TRACING);
+        let (database_url, test_db) = create_test_database().await;
+        let outbox = std::env::temp_dir()
+            .join("portal-tests")
+            .join(format!("outbox-{}", Uuid::now_v7().simple()));
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), database_url),
+            ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
+            ("QUEUE_NAMESPACE".into(), format!("test-{}", Uuid::now_v7().simple())),
+            ("MAIL_OUTBOX_DIR".into(), outbox.display().to_string()),
+        ]);
+        for (k, v) in extra {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
+        let app = Application::build(settings.clone()).await.expect("build the api");
+        let port = app.local_addr().expect("bound").port();
+        let db = app.db().clone();
+        let statements = app.statements();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            db,
+            statements,
+            client: reqwest::Client::new(),
+            settings,
+            shutdown: Some(tx),
+            server: Some(server),
+            test_db,
+        }
+    }
+
+    /// Creates an organization with a staff admin and signs the admin in.
+    pub async fn staff(&self, slug: &str) -> Staff {
+        let email = format!("admin@{slug}.example");
+        let (org, _) = api::service::organizations::create(
+            &self.db,
+            NewOrganization {
+                name: format!("Org {slug}"),
+                slug: slug.to_owned(),
+                admin_email: email.clone(),
+                admin_name: format!("Admin of {slug}"),
+                admin_password: STAFF_PASSWORD.to_owned(),
+            },
+        )
+        .await
+        .expect("create organization");
+        let data = self
+            .gql_ok(
+                None,
+                "mutation($e: String!, $p: String!) { staffLogin(email: $e, password: $p) { token } }",
+                json!({"e": email, "p": STAFF_PASSWORD}),
+            )
+            .await;
+        Staff {
+            organization_id: org.id,
+            email,
+            token: data["staffLogin"]["token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    /// POSTs a GraphQL request; returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("POST /graphql");
+        assert!(response.status().is_success(), "HTTP {}", response.status());
+        response.json().await.expect("JSON response")
+    }
+
+    /// Like [`TestApp::gql`], asserting there are no errors; returns `data`.
+    pub async fn gql_ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let response = self.gql(token, query, variables).await;
+        assert!(response.get("errors").is_none(), "unexpected errors: {response:#}");
+        response["data"].clone()
+    }
+
+    /// Runs a request expected to fail; returns its first error's code.
+    pub async fn gql_err(&self, token: Option<&str>, query: &str, variables: Value) -> (String, Value) {
+        let response = self.gql(token, query, variables).await;
+        let error = response["errors"][0].clone();
+        assert!(!error.is_null(), "expected an error, got {response:#}");
+        let code = error["extensions"]["code"].as_str().unwrap_or("<none>").to_owned();
+        (code, error)
+    }
+
+    /// GETs a path of the api.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("GET")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        match &self.test_db {
+            TestDb::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            TestDb::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime: use a thread with its own.
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .ok()?;
+                    runtime.block_on(async {
+                        let admin = Database::connect(admin_url.as_str()).await.ok()?;
+                        admin
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await
+                            .ok()?;
+                        admin.close().await.ok()
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+impl Staff {
+    /// The bearer token, as [`TestApp::gql`] takes it.
+    pub fn auth(&self) -> Option<&str> {
+        Some(&self.token)
+    }
+}
+
+/// The ids of a data set inserted directly (see [`TestApp::insert_accounts`]).
+pub struct Inserted {
+    /// Accounts, in id (creation) order.
+    pub accounts: Vec<Uuid>,
+    /// Locations, in id order.
+    pub locations: Vec<Uuid>,
+    /// Assets (all deployed), in id order.
+    pub assets: Vec<Uuid>,
+}
+
+/// Builders: test data created through the public API, the way staff would.
+impl TestApp {
+    /// `createAccount`; returns the new account's id.
+    pub async fn create_account(&self, staff: &Staff, number: &str, name: &str, email: Option<&str>) -> String {
+        let data = self
+            .gql_ok(
+                staff.auth(),
+                "mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }",
+                json!({"input": {"number": number, "name": name, "contact": {"email": email}}}),
+            )
+            .await;
+        data["createAccount"]["id"].as_str().expect("account id").to_owned()
+    }
+
+    /// `createLocation` with a US address; returns the new location's id.
+    pub async fn create_location(&self, staff: &Staff, account_id: &str, name: &str) -> String {
+        let data = self
+            .gql_ok(
+                staff.auth(),
+                "mutation($a: ID!, $input: LocationInput!) { createLocation(accountId: $a, input: $input) { id } }",
+                json!({"a": account_id, "input": {
+                    "name": name,
+                    "address": {"line1": "1 Main St", "city": "Portland", "region": "OR", "postalCode": "97201", "country": "US"}
+                }}),
+            )
+            .await;
+        data["createLocation"]["id"].as_str().expect("location id").to_owned()
+    }
+
+    /// The id of the organization's first asset type (by name).
+    pub async fn asset_type_id(&self, staff: &Staff) -> String {
+        let data = self.gql_ok(staff.auth(), "{ assetTypes { id } }", json!({})).await;
+        data["assetTypes"][0]["id"].as_str().expect("an asset type").to_owned()
+    }
+
+    /// `createAsset` of the first asset type, in the yard; returns its id.
+    pub async fn create_asset(&self, staff: &Staff, tag: &str) -> String {
+        let asset_type = self.asset_type_id(staff).await;
+        let data = self
+            .gql_ok(
+                staff.auth(),
+                "mutation($input: CreateAssetInput!) { createAsset(input: $input) { id } }",
+                json!({"input": {"assetTypeId": asset_type, "tag": tag}}),
+            )
+            .await;
+        data["createAsset"]["id"].as_str().expect("asset id").to_owned()
+    }
+
+    /// `moveAsset`: deploys at `location_id`, or with `None` returns the
+    /// asset to the yard. Returns the asset's `status`, `location { id }`
+    /// and `deployedAt`.
+    pub async fn deploy(&self, staff: &Staff, asset_id: &str, location_id: Option<&str>) -> Value {
+        let data = self
+            .gql_ok(
+                staff.auth(),
+                "mutation($a: ID!, $l: ID) { moveAsset(assetId: $a, locationId: $l) { id status location { id } deployedAt } }",
+                json!({"a": asset_id, "l": location_id}),
+            )
+            .await;
+        data["moveAsset"].clone()
+    }
+
+    /// `createInvoice` in USD, issued 2026-11-01 and due 2026-12-01, with
+    /// `(description, quantity, unit price in cents)` lines; returns its id.
+    pub async fn create_invoice(
+        &self,
+        staff: &Staff,
+        account_id: &str,
+        number: &str,
+        lines: &[(&str, i32, i32)],
+    ) -> String {
+        let lines: Vec<Value> = lines
+            .iter()
+            .map(|(description, quantity, cents)| {
+                json!({"description": description, "quantity": quantity, "unitPriceCents": cents})
+            })
+            .collect();
+        let data = self
+            .gql_ok(
+                staff.auth(),
+                "mutation($input: CreateInvoiceInput!) { createInvoice(input: $input) { id } }",
+                json!({"input": {
+                    "accountId": account_id, "number": number, "issuedOn": "2026-11-01",
+                    "dueOn": "2026-12-01", "currency": "USD", "lines": lines
+                }}),
+            )
+            .await;
+        data["createInvoice"]["id"].as_str().expect("invoice id").to_owned()
+    }
+
+    /// Inserts `accounts` accounts, each with `locations_per_account`
+    /// locations, each with `assets_per_location` deployed assets, straight
+    /// into the database in one transaction (thousands of rows in well under
+    /// a second, where the API would take one request per row).
+    pub async fn insert_accounts(
+        &self,
+        organization_id: Uuid,
+        accounts: usize,
+        locations_per_account: usize,
+        assets_per_location: usize,
+    ) -> Inserted {
+        use entity::{AssetStatus, account, asset, asset_type, location};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+
+        let asset_type = asset_type::Entity::find()
+            .filter(asset_type::Column::OrganizationId.eq(organization_id))
+            .one(&self.db)
+            .await
+            .expect("asset types")
+            .expect("the organization has an asset type");
+        let now = chrono::Utc::now();
+        let mut inserted = Inserted {
+            accounts: Vec::new(),
+            locations: Vec::new(),
+            assets: Vec::new(),
+        };
+        let (mut account_rows, mut location_rows, mut asset_rows) = (Vec::new(), Vec::new(), Vec::new());
+        for a in 0..accounts {
+            let account_id = Uuid::now_v7();
+            inserted.accounts.push(account_id);
+            account_rows.push(account::ActiveModel {
+                id: Set(account_id),
+                organization_id: Set(organization_id),
+                number: Set(format!("B-{a:05}")),
+                name: Set(format!("Bulk account {a}")),
+                contact_name: Set(None),
+                contact_email: Set(Some(format!("bulk{a}@example.com"))),
+                contact_phone: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+            for l in 0..locations_per_account {
+                let location_id = Uuid::now_v7();
+                inserted.locations.push(location_id);
+                location_rows.push(location::ActiveModel {
+                    id: Set(location_id),
+                    organization_id: Set(organization_id),
+                    account_id: Set(account_id),
+                    name: Set(format!("Site {a}-{l}")),
+                    line1: Set(format!("{l} Bulk Rd")),
+                    line2: Set(None),
+                    city: Set("Portland".to_owned()),
+                    region: Set(Some("OR".to_owned())),
+                    postal_code: Set(None),
+                    country: Set("US".to_owned()),
+                    created_at: Set(now),
+                });
+                for n in 0..assets_per_location {
+                    let asset_id = Uuid::now_v7();
+                    inserted.assets.push(asset_id);
+                    asset_rows.push(asset::ActiveModel {
+                        id: Set(asset_id),
+                        organization_id: Set(organization_id),
+                        asset_type_id: Set(asset_type.id),
+                        tag: Set(format!("BULK-{a}-{l}-{n}")),
+                        status: Set(AssetStatus::Deployed),
+                        location_id: Set(Some(location_id)),
+                        deployed_at: Set(Some(now)),
+                        created_at: Set(now),
+                    });
+                }
+            }
+        }
+        let txn = self.db.begin().await.expect("begin");
+        // Chunks stay under every backend's bind-parameter limit.
+        for chunk in account_rows.chunks(500) {
+            account::Entity::insert_many(chunk.to_vec())
+                .exec(&txn)
+                .await
+                .expect("insert accounts");
+        }
+        for chunk in location_rows.chunks(500) {
+            location::Entity::insert_many(chunk.to_vec())
+                .exec(&txn)
+                .await
+                .expect("insert locations");
+        }
+        for chunk in asset_rows.chunks(500) {
+            asset::Entity::insert_many(chunk.to_vec())
+                .exec(&txn)
+                .await
+                .expect("insert assets");
+        }
+        txn.commit().await.expect("commit");
+        inserted
+    }
+}
+
+/// The `nodes[].id` of a connection, in order.
+pub fn ids(connection: &Value) -> Vec<String> {
+    connection["nodes"]
+        .as_array()
+        .expect("a connection with nodes")
+        .iter()
+        .map(|node| node["id"].as_str().expect("node id").to_owned())
+        .collect()
+}
+
+/// `extensions.field` of an error.
+pub fn field(error: &Value) -> &str {
+    error["extensions"]["field"].as_str().unwrap_or("<none>")
+}
