@@ -5,15 +5,15 @@
 //! Passwords are argon2id hashes with the crate's (OWASP's) default parameters.
 //! Hashing is CPU-heavy, so it runs on the blocking pool.
 
-use std::sync::LazyLock;
+use std::{
+    collections::HashSet,
+    sync::{Arc, LazyLock},
+};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use entity::{portal_user, session, staff_user};
-use rand::RngCore;
+use entity::{portal_access, portal_user, session, staff_user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -41,7 +41,57 @@ pub enum Viewer {
         user: portal_user::Model,
         /// The session the token belongs to (ended by `logout`).
         session_id: Uuid,
+        /// What the user's accepted invitations granted, read per request so
+        /// a disconnect takes effect at once.
+        grants: Arc<Grants>,
     },
+}
+
+/// A portal user's access: whole accounts ("together") and single
+/// locations ("separately").
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// Accounts granted as a whole: every location, asset and invoice.
+    pub whole_accounts: HashSet<Uuid>,
+    /// Locations granted one by one (their account is visible, but only these
+    /// locations of it and the invoices billed to them).
+    pub locations: HashSet<Uuid>,
+    /// Every account with any grant.
+    pub accounts: HashSet<Uuid>,
+}
+
+impl Grants {
+    /// Reads a portal user's grants.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub async fn load(db: &impl ConnectionTrait, portal_user_id: Uuid) -> Result<Self, ApiError> {
+        let rows = portal_access::Entity::find()
+            .filter(portal_access::Column::PortalUserId.eq(portal_user_id))
+            .all(db)
+            .await?;
+        let mut grants = Self::default();
+        for row in rows {
+            grants.accounts.insert(row.account_id);
+            match row.location_id {
+                None => grants.whole_accounts.insert(row.account_id),
+                Some(location) => grants.locations.insert(location),
+            };
+        }
+        Ok(grants)
+    }
+
+    /// Whether a location (of `account_id`) is visible.
+    #[must_use]
+    pub fn sees_location(&self, location_id: Uuid, account_id: Uuid) -> bool {
+        self.whole_accounts.contains(&account_id) || self.locations.contains(&location_id)
+    }
+
+    /// Whether an invoice is visible: its account whole, or its location granted.
+    #[must_use]
+    pub fn sees_invoice(&self, account_id: Uuid, location_id: Option<Uuid>) -> bool {
+        self.whole_accounts.contains(&account_id) || location_id.is_some_and(|l| self.locations.contains(&l))
+    }
 }
 
 impl Viewer {
@@ -69,6 +119,28 @@ impl Viewer {
         }
     }
 
+    /// The portal user's grants; `None` for staff (who see the whole
+    /// organization).
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` for anonymous callers.
+    pub fn grants(&self) -> Result<Option<&Grants>, ApiError> {
+        match self {
+            Self::Anonymous => Err(ApiError::Unauthenticated),
+            Self::Staff { .. } => Ok(None),
+            Self::Portal { grants, .. } => Ok(Some(grants)),
+        }
+    }
+
+    /// The portal user's id, when the viewer is one.
+    #[must_use]
+    pub fn portal_user_id(&self) -> Option<Uuid> {
+        match self {
+            Self::Portal { user, .. } => Some(user.id),
+            _ => None,
+        }
+    }
+
     /// The current session's id, if signed in.
     #[must_use]
     pub fn session_id(&self) -> Option<Uuid> {
@@ -79,28 +151,7 @@ impl Viewer {
     }
 }
 
-/// A new random token and its digest: the token goes to the client (or into
-/// an email), the digest into the database.
-#[must_use]
-pub fn new_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = URL_SAFE_NO_PAD.encode(bytes);
-    let digest = token_digest(&token);
-    (token, digest)
-}
-
-/// SHA-256 of a token, lowercase hex.
-#[must_use]
-pub fn token_digest(token: &str) -> String {
-    let hash = Sha256::digest(token.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in hash {
-        use std::fmt::Write;
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
-}
+pub use common::token::{new_token, token_digest};
 
 /// Checks a new password's length.
 ///
@@ -196,9 +247,11 @@ pub async fn viewer_from_header(db: &impl ConnectionTrait, header: Option<&str>)
     if let Some(portal_id) = session.portal_user_id
         && let Some(user) = portal_user::Entity::find_by_id(portal_id).one(db).await?
     {
+        let grants = Arc::new(Grants::load(db, user.id).await?);
         return Ok(Viewer::Portal {
             user,
             session_id: session.id,
+            grants,
         });
     }
     Ok(Viewer::Anonymous)
@@ -207,16 +260,6 @@ pub async fn viewer_from_header(db: &impl ConnectionTrait, header: Option<&str>)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_256_bit_url_safe_and_stored_as_digests() {
-        let (token, digest) = new_token();
-        assert_eq!(token.len(), 43, "32 bytes in unpadded base64");
-        assert!(token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-        assert_eq!(digest, token_digest(&token));
-        assert_eq!(digest.len(), 64);
-        assert_ne!(new_token().0, token);
-    }
 
     #[tokio::test]
     async fn passwords_hash_with_argon2id_and_verify() {

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod rate_limit;
 pub mod service;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
@@ -31,9 +32,12 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 
+use worker::queue::JobQueue;
+
 use crate::{
     graphql::{AppSchema, build_schema, context::AppData},
     http::metrics::Metrics,
+    rate_limit::RateLimiter,
 };
 
 /// Largest request body accepted (larger ones get 413).
@@ -58,7 +62,12 @@ pub struct Application {
     router: Router,
     state: AppState,
     statements: StatementCounter,
+    /// The in-process email consumers when `REDIS_URL` is unset.
+    embedded: Option<worker::embedded::EmbeddedWorker>,
 }
+
+/// How long shutdown waits for in-process email jobs to finish.
+pub const EMAIL_DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Application {
     /// Connects, migrates, binds `LISTEN_ADDR` and assembles the router.
@@ -82,9 +91,27 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("binding LISTEN_ADDR {}", settings.listen_addr))?;
+        let (queue, embedded, limiter) = match &redis {
+            Some(conn) => (
+                JobQueue::redis(
+                    conn.clone(),
+                    &settings.queue_namespace,
+                    settings.worker_concurrency as usize,
+                ),
+                None,
+                RateLimiter::redis(conn.clone(), &settings.queue_namespace),
+            ),
+            None => {
+                let embedded =
+                    worker::embedded::start(db.clone(), &settings).context("starting the in-process email queue")?;
+                (embedded.queue(), Some(embedded), RateLimiter::in_memory())
+            }
+        };
         let data = AppData {
             db,
             settings: Arc::new(settings),
+            queue,
+            limiter: Arc::new(limiter),
         };
         let state = AppState {
             schema: build_schema(Some(data.clone())),
@@ -98,6 +125,7 @@ impl Application {
             router,
             state,
             statements,
+            embedded,
         })
     }
 
@@ -135,12 +163,32 @@ impl Application {
     /// When serving fails.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let addr = self.listener.local_addr()?;
+        let settings = self.state.data.settings.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let sweeper = worker::sweeper::spawn(
+            self.state.data.db.clone(),
+            self.state.data.queue.clone(),
+            std::time::Duration::from_millis(settings.outbox_sweep_interval_ms),
+            settings.outbox_redeliver_after(),
+            async move {
+                let mut stopped = stopped;
+                let _ = stopped.wait_for(|stop| *stop).await;
+            },
+        );
         tracing::info!(%addr, "api listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let served = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        let _ = stop.send(true);
+        let _ = sweeper.await;
+        if let Some(embedded) = self.embedded {
+            embedded.shutdown(EMAIL_DRAIN_GRACE).await;
+        }
         tracing::info!("api stopped");
-        Ok(())
+        served
     }
 }
 
@@ -151,6 +199,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/graphql",
             get(http::graphiql::graphiql_page).post(http::graphql::graphql_handler),
+        )
+        .route("/portal/accept", get(http::accept::accept_page))
+        .route("/portal/accept", axum::routing::post(http::accept::accept_submit))
+        .route(
+            "/portal/accept/new-link",
+            axum::routing::post(http::accept::request_new_link),
         )
         .merge(http::graphiql::assets_router())
         .route("/healthz", get(http::health::healthz))

@@ -1,11 +1,12 @@
 //! Typed settings, read once from the environment at start-up.
 //!
-//! Every variable of DESIGN.md's configuration table is here with its default.
+//! Every variable of DESIGN.md's configuration table is here with its default,
+//! plus the outbox's timings (`OUTBOX_REDELIVER_SECONDS`, `OUTBOX_SWEEP_INTERVAL_MS`).
 //! A bad value stops start-up with an error naming the variable. Values that
 //! may carry credentials (`DATABASE_URL`, `REDIS_URL`, `SMTP_URL`) are kept as
 //! [`SecretString`] so that `Debug` output and logs never print them.
 
-use std::{net::SocketAddr, path::PathBuf, str::FromStr};
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -69,6 +70,14 @@ pub struct Settings {
     pub email_max_attempts: u32,
     /// `EMAIL_RETRY_BASE_MS`: the first retry's backoff; it doubles each attempt.
     pub email_retry_base_ms: u64,
+    /// `OUTBOX_REDELIVER_SECONDS`: how long a QUEUED delivery may wait for a
+    /// worker before the sweeper pushes its job again (a lost push, a
+    /// restarted or wiped Redis). Shorter means faster recovery but more
+    /// duplicate jobs under a backlog (harmless: the claim skips them).
+    pub outbox_redeliver_seconds: u32,
+    /// `OUTBOX_SWEEP_INTERVAL_MS`: how often each process's sweeper looks for
+    /// deliveries due to be pushed again (redeliveries and due retries).
+    pub outbox_sweep_interval_ms: u64,
     /// `LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
 }
@@ -167,8 +176,22 @@ impl Settings {
             worker_concurrency: parse_positive(&get, "WORKER_CONCURRENCY", 4)?,
             email_max_attempts: parse_positive(&get, "EMAIL_MAX_ATTEMPTS", 5)?,
             email_retry_base_ms: parse_positive(&get, "EMAIL_RETRY_BASE_MS", 2000)?,
+            outbox_redeliver_seconds: parse_positive(&get, "OUTBOX_REDELIVER_SECONDS", 15)?,
+            outbox_sweep_interval_ms: parse_positive(&get, "OUTBOX_SWEEP_INTERVAL_MS", 1000)?,
             log_format,
         })
+    }
+
+    /// `OUTBOX_REDELIVER_SECONDS` as a duration.
+    #[must_use]
+    pub fn outbox_redeliver_after(&self) -> Duration {
+        Duration::from_secs(u64::from(self.outbox_redeliver_seconds))
+    }
+
+    /// `OUTBOX_SWEEP_INTERVAL_MS` as a duration.
+    #[must_use]
+    pub fn outbox_sweep_interval(&self) -> Duration {
+        Duration::from_millis(self.outbox_sweep_interval_ms)
     }
 
     /// Whether the database is PostgreSQL (else SQLite).
@@ -234,6 +257,8 @@ mod tests {
             (168, 720, 4, 5)
         );
         assert_eq!(s.email_retry_base_ms, 2000);
+        assert_eq!(s.outbox_redeliver_after(), Duration::from_secs(15));
+        assert_eq!(s.outbox_sweep_interval(), Duration::from_millis(1000));
         assert_eq!(s.log_format, LogFormat::Pretty);
     }
 
@@ -249,11 +274,22 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("PUBLIC_URL", "ftp://x"),
             ("QUEUE_NAMESPACE", "has space"),
+            ("OUTBOX_REDELIVER_SECONDS", "0"),
+            ("OUTBOX_REDELIVER_SECONDS", "soon"),
+            ("OUTBOX_SWEEP_INTERVAL_MS", "-1"),
+            ("OUTBOX_SWEEP_INTERVAL_MS", "0"),
         ] {
             let err = settings(&[(var, value)]).expect_err(var);
             assert_eq!(err.variable, var);
             assert!(err.to_string().contains(var));
         }
+    }
+
+    #[test]
+    fn outbox_timings_can_be_shortened() {
+        let s = settings(&[("OUTBOX_REDELIVER_SECONDS", "1"), ("OUTBOX_SWEEP_INTERVAL_MS", "200")]).expect("valid");
+        assert_eq!(s.outbox_redeliver_after(), Duration::from_secs(1));
+        assert_eq!(s.outbox_sweep_interval(), Duration::from_millis(200));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Code that both the `api` and the `worker` processes need, kept in one place:
 //! typed settings from the environment, the database connection (with its
 //! statement counter and migration lock), the Redis connection, logging set-up,
-//! and small helpers such as masking email addresses for logs.
+//! the email outbox's state machine, and small helpers such as masking email
+//! addresses for logs and minting tokens.
 //!
 //! Nothing here knows about GraphQL or about email jobs' contents.
 
@@ -12,5 +13,6 @@ pub mod redact;
 pub mod redis_conn;
 pub mod shutdown;
 pub mod telemetry;
+pub mod token;
 
 pub use config::{ConfigError, LogFormat, Settings};

@@ -15,6 +15,12 @@
 //!
 //! Every transition is one conditional UPDATE, so any number of api and
 //! worker processes may sweep and claim at once.
+//!
+//! `redeliver_after` (setting `OUTBOX_REDELIVER_SECONDS`) is how long a QUEUED
+//! row may wait for a worker before the sweeper pushes its job again. Pushing
+//! a job twice is harmless ([`claim`] lets one through); losing one is not.
+//!
+//! This module owns the row's state only: it sends nothing and knows no queue.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{DeliveryStatus, EmailKind, email_delivery};
@@ -38,9 +44,6 @@ pub fn queue_name(namespace: &str) -> String {
     format!("{namespace}:email")
 }
 
-/// How long a QUEUED row may sit unclaimed before the sweeper pushes it again.
-pub const REDELIVER_AFTER: Duration = Duration::seconds(15);
-
 /// How long a claim protects a row from other workers; longer than any SMTP
 /// exchange (lettre's timeout is 20 s), so only a crashed worker's row expires.
 pub const LEASE: Duration = Duration::seconds(45);
@@ -62,11 +65,17 @@ pub struct NewDelivery {
     pub invitation_id: Option<Uuid>,
 }
 
-/// Writes a QUEUED delivery row (call inside the business transaction).
+/// Writes a QUEUED delivery row (call inside the business transaction, then
+/// push its id after commit). Should the push be lost, the sweeper pushes it
+/// again once `redeliver_after` has passed.
 ///
 /// # Errors
 /// On database failure.
-pub async fn enqueue(db: &impl ConnectionTrait, new: NewDelivery) -> Result<email_delivery::Model, DbErr> {
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    new: NewDelivery,
+    redeliver_after: std::time::Duration,
+) -> Result<email_delivery::Model, DbErr> {
     let now = Utc::now();
     email_delivery::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -80,13 +89,18 @@ pub async fn enqueue(db: &impl ConnectionTrait, new: NewDelivery) -> Result<emai
         payload: Set(new.payload),
         invitation_id: Set(new.invitation_id),
         queued_at: Set(now),
-        next_attempt_at: Set(now + REDELIVER_AFTER),
+        next_attempt_at: Set(now + chrono_duration(redeliver_after)),
         lease_owner: Set(None),
         lease_expires_at: Set(None),
         sent_at: Set(None),
     }
     .insert(db)
     .await
+}
+
+fn chrono_duration(duration: std::time::Duration) -> Duration {
+    // Only a duration beyond chrono's range (billions of years) fails.
+    Duration::from_std(duration).unwrap_or(Duration::MAX)
 }
 
 fn unleased(now: DateTime<Utc>) -> Condition {
@@ -180,11 +194,16 @@ fn truncate(error: &str) -> String {
 /// Finds rows the sweeper should push now: QUEUED ones nobody picked up in
 /// time, RETRYING ones that are due, none under a live lease. Each returned
 /// id was taken with a conditional UPDATE that moves it to QUEUED and sets
-/// its next redelivery time, so concurrent sweepers push each row once.
+/// its next redelivery time to now + `redeliver_after`, so concurrent
+/// sweepers push each row once per period.
 ///
 /// # Errors
 /// On database failure.
-pub async fn take_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Uuid>, DbErr> {
+pub async fn take_due(
+    db: &impl ConnectionTrait,
+    limit: u64,
+    redeliver_after: std::time::Duration,
+) -> Result<Vec<Uuid>, DbErr> {
     let now = Utc::now();
     let candidates: Vec<(Uuid, DateTime<Utc>)> = email_delivery::Entity::find()
         .select_only()
@@ -204,7 +223,7 @@ pub async fn take_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Uuid>
             .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Queued))
             .col_expr(
                 email_delivery::Column::NextAttemptAt,
-                Expr::value(now + REDELIVER_AFTER),
+                Expr::value(now + chrono_duration(redeliver_after)),
             )
             .filter(email_delivery::Column::Id.eq(id))
             .filter(email_delivery::Column::NextAttemptAt.eq(seen_next_attempt))
@@ -218,19 +237,25 @@ pub async fn take_due(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<Uuid>
     Ok(taken)
 }
 
-/// Puts a FAILED delivery back on the queue with a fresh attempt budget.
-/// `false` when the row is not FAILED (or not the organization's).
+/// Puts a FAILED delivery back on the queue with a fresh attempt budget
+/// (push its id after commit; the sweeper does it after `redeliver_after`
+/// otherwise). `false` when the row is not FAILED (or not the organization's).
 ///
 /// # Errors
 /// On database failure.
-pub async fn requeue_failed(db: &impl ConnectionTrait, organization_id: Uuid, id: Uuid) -> Result<bool, DbErr> {
+pub async fn requeue_failed(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    id: Uuid,
+    redeliver_after: std::time::Duration,
+) -> Result<bool, DbErr> {
     let now = Utc::now();
     let result = email_delivery::Entity::update_many()
         .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Queued))
         .col_expr(email_delivery::Column::Attempts, Expr::value(0))
         .col_expr(
             email_delivery::Column::NextAttemptAt,
-            Expr::value(now + REDELIVER_AFTER),
+            Expr::value(now + chrono_duration(redeliver_after)),
         )
         .col_expr(email_delivery::Column::QueuedAt, Expr::value(now))
         .filter(email_delivery::Column::Id.eq(id))

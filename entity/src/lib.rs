@@ -26,6 +26,7 @@ pub mod asset_type;
 pub mod audit_event;
 pub mod email_delivery;
 pub mod invitation;
+pub mod invitation_link;
 pub mod invitation_location;
 pub mod invoice;
 pub mod invoice_line;

@@ -8,6 +8,7 @@ pub use super::asset_type::Entity as AssetType;
 pub use super::audit_event::Entity as AuditEvent;
 pub use super::email_delivery::Entity as EmailDelivery;
 pub use super::invitation::Entity as Invitation;
+pub use super::invitation_link::Entity as InvitationLink;
 pub use super::invitation_location::Entity as InvitationLocation;
 pub use super::invoice::Entity as Invoice;
 pub use super::invoice_line::Entity as InvoiceLine;

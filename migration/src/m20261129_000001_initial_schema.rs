@@ -1,4 +1,4 @@
-//! Initial schema: all seventeen tables, their foreign keys and indexes.
+//! Initial schema: all eighteen tables, their foreign keys and indexes.
 //!
 //! Written with the sea-query schema builder (no raw SQL) so each backend gets
 //! its own types: `uuid`, `timestamptz`, `date`, `bigint`, `jsonb` on
@@ -19,7 +19,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 use crate::constraint::{UNIQUE_INDEXES, UniqueIndex};
 
 /// Tables in creation order (parents first); `down` drops them in reverse.
-pub const TABLES: [&str; 17] = [
+pub const TABLES: [&str; 18] = [
     "organizations",
     "staff_users",
     "accounts",
@@ -33,6 +33,7 @@ pub const TABLES: [&str; 17] = [
     "asset_requests",
     "invitations",
     "invitation_locations",
+    "invitation_links",
     "portal_access",
     "sessions",
     "email_deliveries",
@@ -583,6 +584,29 @@ fn tables() -> Vec<TableSpec> {
             )],
         },
         TableSpec {
+            // Every link ever minted for an invitation (the current one is
+            // also on invitations.token_digest): an older, superseded link is
+            // recognised, so its page can offer a fresh one.
+            name: "invitation_links",
+            create: Table::create()
+                .table(InvitationLinks::Table)
+                .col(string_len(InvitationLinks::TokenDigest, DIGEST_LEN).primary_key())
+                .col(uuid(InvitationLinks::InvitationId))
+                .col(ts(InvitationLinks::CreatedAt))
+                .foreign_key(&mut fk(
+                    "fk_invitation_links_invitation_id",
+                    (InvitationLinks::Table, InvitationLinks::InvitationId),
+                    (Invitations::Table, Invitations::Id),
+                    Cascade,
+                ))
+                .to_owned(),
+            indexes: vec![index(
+                "idx_invitation_links_invitation_id",
+                InvitationLinks::Table,
+                &[InvitationLinks::InvitationId],
+            )],
+        },
+        TableSpec {
             name: "portal_access",
             create: Table::create()
                 .table(PortalAccess::Table)
@@ -965,6 +989,14 @@ enum InvitationLocations {
     Table,
     InvitationId,
     LocationId,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum InvitationLinks {
+    Table,
+    TokenDigest,
+    InvitationId,
+    CreatedAt,
 }
 
 #[derive(DeriveIden, Clone, Copy)]

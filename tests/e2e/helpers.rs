@@ -446,3 +446,64 @@ pub fn ids(connection: &Value) -> Vec<String> {
 pub fn field(error: &Value) -> &str {
     error["extensions"]["field"].as_str().unwrap_or("<none>")
 }
+
+/// Mints an invitation link the way the worker does when it sends the
+/// invitation email: a fresh 256-bit URL-safe token whose SHA-256 digest
+/// becomes `invitations.token_digest` (superseding earlier links, with
+/// `last_sent_at` restarted) and is recorded in `invitation_links`, in one
+/// transaction. Returns the raw token, which only the email would carry.
+///
+/// It stands in for the worker's minting in tests that are not about email,
+/// so they get a working link without an SMTP server; tests of the email
+/// itself read the link out of the message instead.
+pub async fn mint_link(app: &TestApp, invitation_id: Uuid) -> String {
+    use entity::{invitation, invitation_link};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr};
+
+    let (token, digest) = api::auth::new_token();
+    let now = chrono::Utc::now();
+    let txn = app.db.begin().await.expect("begin");
+    let updated = invitation::Entity::update_many()
+        .col_expr(invitation::Column::TokenDigest, Expr::value(Some(digest.clone())))
+        .col_expr(invitation::Column::LastSentAt, Expr::value(now))
+        .filter(invitation::Column::Id.eq(invitation_id))
+        .exec(&txn)
+        .await
+        .expect("store the link's digest");
+    assert_eq!(updated.rows_affected, 1, "no invitation {invitation_id}");
+    invitation_link::ActiveModel {
+        token_digest: Set(digest),
+        invitation_id: Set(invitation_id),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .expect("record the link");
+    txn.commit().await.expect("commit");
+    token
+}
+
+/// Waits (polling, with a deadline) until every email of the invitation is
+/// SENT — the in-process worker mints a link as it sends — then mints the
+/// test's own link with [`mint_link`], which is then the current one.
+pub async fn sent_link(app: &TestApp, invitation_id: Uuid) -> String {
+    use entity::{DeliveryStatus, email_delivery};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let deliveries = email_delivery::Entity::find()
+            .filter(email_delivery::Column::InvitationId.eq(invitation_id))
+            .all(&app.db)
+            .await
+            .expect("deliveries");
+        if !deliveries.is_empty() && deliveries.iter().all(|d| d.status == DeliveryStatus::Sent) {
+            return mint_link(app, invitation_id).await;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the invitation email was not sent: {deliveries:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

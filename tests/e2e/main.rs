@@ -1,15 +1,23 @@
 //! End-to-end tests: the real api on a loopback port against a real database
-//! (SQLite by default, PostgreSQL with `TEST_DATABASE_URL=postgres://…`).
+//! (SQLite by default, PostgreSQL with `TEST_DATABASE_URL=postgres://…`),
+//! and for email delivery real Redis (`TEST_REDIS_URL`, default
+//! `redis://127.0.0.1:6379`), `worker` processes and an SMTP sink.
 
+mod accept_page;
 mod accounts;
 mod bad_input;
+mod delivery;
 mod helpers;
 mod http_surface;
+mod invitation_flow;
+mod invitations;
 mod invoices;
 mod isolation;
 mod locations_assets;
 mod pagination;
 mod roles;
 mod seed;
+mod smtp_sink;
 mod staff_login;
 mod statements;
+mod worker_helpers;

@@ -1,25 +1,109 @@
-//! The Customer Portal worker: drains the email queue in Redis.
+//! The Customer Portal worker: sends the emails of the outbox.
 //!
-//! For now it connects to the database and Redis, reports that it is ready
-//! and waits for SIGTERM/SIGINT; the email jobs come with the invitation flow.
+//! - [`queue`]: where jobs are pushed (Redis, or the api's in-process channel).
+//! - [`jobs`]: what one job does (claim the delivery row, mint the invitation
+//!   link, render, send, record the outcome).
+//! - [`mailer`] and [`templates`]: sending over SMTP or into `.eml` files, and
+//!   the emails' words.
+//! - [`sweeper`]: pushes due and lost deliveries again.
+//! - [`embedded`]: the same jobs inside the api when `REDIS_URL` is unset.
+//! - [`run`] / [`cli::main`]: the `worker` process, an apalis consumer of the
+//!   Redis queue with graceful drain on SIGTERM/SIGINT.
+//!
+//! The database decides what is sent; apalis and Redis only carry ids. Every
+//! failure is recorded on the delivery row, never retried by apalis.
 
-use anyhow::Context;
-use common::Settings;
+mod apalis_support;
+pub mod cli;
+pub mod embedded;
+pub mod jobs;
+pub mod mailer;
+pub mod queue;
+pub mod sweeper;
+pub mod templates;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use apalis::prelude::{AbortError, BackendExt, BoxDynError, Data, Event, Monitor, WorkerBuilder, WorkerBuilderExt};
+use apalis_core::backend::Vacuum;
+use common::{Settings, outbox::EmailJob};
+
+use crate::{
+    apalis_support::{DrainKeepAlive, EagerInterval},
+    jobs::JobContext,
+};
 
 /// Exit code when `REDIS_URL` is unset: there is no queue to drain, the api
 /// sends emails itself in that mode.
-pub const EXIT_NO_REDIS: i32 = 2;
+pub const EXIT_NO_REDIS: u8 = 2;
 
-/// Connects to the database and Redis, then waits for `shutdown`.
+/// How long a stopping worker waits for its in-flight jobs (longer than one
+/// SMTP exchange can take). Jobs still running then are abandoned: their
+/// rows' leases lapse and the sweeper brings them back.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How often an idle worker looks for new jobs (pickup latency).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// How often the worker trims finished jobs' bookkeeping from Redis, and
+/// how old they must be (apalis never expires anything by itself).
+const VACUUM_EVERY: Duration = Duration::from_secs(600);
+const VACUUM_OLDER_THAN: Duration = Duration::from_secs(3600);
+
+/// A name unique to this process: host, pid and a random suffix. apalis
+/// needs it (a restarted worker reusing a name within a heartbeat stops at
+/// once), and claims use it as the lease owner.
+#[must_use]
+pub fn unique_worker_name(role: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{role}-{host}-{}-{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+async fn handle_email_job(job: EmailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    match jobs::process_delivery(&ctx, job.delivery_id).await {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            tracing::error!(delivery_id = %job.delivery_id, error = %err, "email job failed");
+            // Abort: apalis must never re-run a job; the row's lease lapses
+            // and the sweeper pushes it again.
+            Err(AbortError::new(err).into())
+        }
+    }
+}
+
+/// The `worker` process: drains the Redis queue `{QUEUE_NAMESPACE}:email`
+/// with `WORKER_CONCURRENCY` jobs in flight and runs the outbox sweeper,
+/// until `shutdown` completes; then stops taking jobs, finishes the
+/// in-flight ones within [`SHUTDOWN_GRACE`] and returns `Ok`.
 ///
 /// # Errors
-/// When `REDIS_URL` is unset, or the database or Redis cannot be reached.
+/// When `REDIS_URL` is unset, the database, Redis or mail settings are
+/// unusable, or the apalis monitor stops by itself (Redis gone): the process
+/// should exit non-zero so that its supervisor restarts it.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let redis_url = settings
         .redis_url
         .as_ref()
         .context("REDIS_URL is not set: without Redis the api sends emails itself")?;
-    let (db, _) = common::db::connect(&settings.database_url, settings.worker_concurrency + 1)
+    // Poll the shutdown future once now: that installs the signal handlers,
+    // so a signal arriving from here on is a graceful stop, not a kill.
+    tokio::pin!(shutdown);
+    tokio::select! {
+        biased;
+        () = &mut shutdown => {
+            tracing::info!("stopped before start");
+            return Ok(());
+        }
+        () = std::future::ready(()) => {}
+    }
+    let concurrency = usize::try_from(settings.worker_concurrency).unwrap_or(1).max(1);
+    let (db, _) = common::db::connect(&settings.database_url, settings.worker_concurrency + 2)
         .await
         .context("connecting to the database (DATABASE_URL)")?;
     db.ping().await.context("pinging the database")?;
@@ -29,12 +113,113 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     if !common::redis_conn::ping(&mut redis).await {
         anyhow::bail!("Redis did not answer PING");
     }
+
+    let name = unique_worker_name("worker");
+    let ctx = Arc::new(JobContext::from_settings(db.clone(), &settings, name.clone())?);
+    let storage = queue::storage(redis.clone(), &settings.queue_namespace, concurrency);
+    let config = storage.get_config().clone();
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stop_rx = stop_rx.clone();
+        async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let sweeper = sweeper::spawn(
+        db.clone(),
+        queue::JobQueue::redis(redis.clone(), &settings.queue_namespace, concurrency),
+        settings.outbox_sweep_interval(),
+        settings.outbox_redeliver_after(),
+        stopped(),
+    );
+    let vacuum = spawn_vacuum(storage.clone(), stopped());
+
+    let monitor = {
+        let name = name.clone();
+        Monitor::new()
+            .register(move |_restarts| {
+                WorkerBuilder::new(name.clone())
+                    .backend(storage.clone().poll_with_strategy(EagerInterval::new(POLL_INTERVAL)))
+                    .concurrency(concurrency)
+                    .catch_panic()
+                    .data(ctx.clone())
+                    .build(handle_email_job)
+            })
+            .on_event(|worker, event| match event {
+                Event::Error(err) => tracing::warn!(worker = %worker.name(), error = %err, "queue worker error"),
+                Event::Start | Event::Stop | Event::Exit => {
+                    tracing::debug!(worker = %worker.name(), ?event, "queue worker event");
+                }
+                _ => {}
+            })
+    };
+    let monitor_ctx = monitor.context();
+    let running = monitor.run();
+    tokio::pin!(running);
     tracing::info!(
-        queue_namespace = %settings.queue_namespace,
-        concurrency = settings.worker_concurrency,
+        worker = %name,
+        queue = %config.queue.as_ref(),
+        concurrency,
         "worker ready"
     );
-    shutdown.await;
-    tracing::info!("worker stopped");
-    Ok(())
+
+    let result = tokio::select! {
+        result = &mut running => {
+            let _ = stop_tx.send(true);
+            Err(match result {
+                Ok(()) => anyhow::anyhow!("the queue worker stopped by itself"),
+                Err(err) => anyhow::Error::new(err).context("the queue worker stopped"),
+            })
+        }
+        () = &mut shutdown => {
+            tracing::info!(grace = ?SHUTDOWN_GRACE, "draining in-flight jobs");
+            let _ = stop_tx.send(true);
+            if let Err(err) = monitor_ctx.shutdown() {
+                tracing::warn!(error = %err, "could not signal the queue worker to stop");
+            }
+            let keep_alive = DrainKeepAlive {
+                conn: redis.clone(),
+                workers_key: config.workers_set(),
+                worker_name: name.clone(),
+                every: queue::HEARTBEAT_INTERVAL,
+            }
+            .spawn();
+            let drained = tokio::time::timeout(SHUTDOWN_GRACE, &mut running).await;
+            keep_alive.abort();
+            match drained {
+                Ok(Ok(())) => tracing::info!("drained; worker stopped"),
+                Ok(Err(err)) => tracing::warn!(error = %err, "queue worker reported an error while stopping"),
+                Err(_) => tracing::warn!("grace period over; in-flight jobs abandoned (the sweeper brings them back)"),
+            }
+            Ok(())
+        }
+    };
+    let _ = sweeper.await;
+    let _ = vacuum.await;
+    db.close().await.ok();
+    result
+}
+
+/// Trims finished jobs' data and metadata from Redis now and then.
+fn spawn_vacuum(
+    mut storage: apalis_redis::RedisStorage<EmailJob>,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::pin!(stopped);
+        let mut ticks = tokio::time::interval(VACUUM_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = &mut stopped => break,
+                _ = ticks.tick() => {}
+            }
+            match storage.vacuum_before(VACUUM_OLDER_THAN).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "trimmed finished jobs from Redis"),
+                Err(err) => tracing::warn!(error = %err, "could not trim finished jobs from Redis"),
+            }
+        }
+    })
 }

@@ -1,12 +1,14 @@
 //! What resolvers read from the GraphQL context.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use async_graphql::Context;
 use common::Settings;
 use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+use worker::queue::JobQueue;
 
-use crate::{auth::Viewer, graphql::loaders::Loaders};
+use crate::{auth::Viewer, graphql::loaders::Loaders, rate_limit::RateLimiter};
 
 /// Process-wide state, added to the schema once.
 #[derive(Clone)]
@@ -15,7 +17,15 @@ pub struct AppData {
     pub db: DatabaseConnection,
     /// The process settings.
     pub settings: Arc<Settings>,
+    /// Where committed email deliveries are pushed.
+    pub queue: JobQueue,
+    /// Limits on the public sign-in operations.
+    pub limiter: Arc<RateLimiter>,
 }
+
+/// The client's address, as the connection saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<IpAddr>);
 
 /// Shortcuts for resolvers.
 pub trait ContextExt {
@@ -27,6 +37,13 @@ pub trait ContextExt {
     fn viewer(&self) -> &Viewer;
     /// This request's DataLoaders.
     fn loaders(&self) -> &Loaders;
+    /// The rate limiter.
+    fn limiter(&self) -> &RateLimiter;
+    /// The client's address, when known.
+    fn client_addr(&self) -> Option<IpAddr>;
+    /// Pushes a committed delivery to the queue. A failed push is logged,
+    /// not returned: the row is in the outbox and the sweeper pushes it again.
+    fn dispatch(&self, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send;
 }
 
 impl ContextExt for Context<'_> {
@@ -44,5 +61,23 @@ impl ContextExt for Context<'_> {
 
     fn loaders(&self) -> &Loaders {
         self.data_unchecked::<Loaders>()
+    }
+
+    fn limiter(&self) -> &RateLimiter {
+        &self.data_unchecked::<AppData>().limiter
+    }
+
+    fn client_addr(&self) -> Option<IpAddr> {
+        self.data_opt::<ClientAddr>().and_then(|a| a.0)
+    }
+
+    fn dispatch(&self, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send {
+        let queue = self.data_unchecked::<AppData>().queue.clone();
+        async move {
+            let Some(delivery_id) = delivery_id else { return };
+            if let Err(err) = queue.push(delivery_id).await {
+                tracing::warn!(%delivery_id, error = %err, "push to the email queue failed; the sweeper will retry");
+            }
+        }
     }
 }

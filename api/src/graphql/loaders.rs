@@ -30,8 +30,8 @@ use async_graphql::{
 };
 use chrono::Utc;
 use entity::{
-    InvitationStatus, account, asset, asset_type, invitation, invoice, invoice_line, location, organization, payment,
-    portal_access,
+    InvitationStatus, account, asset, asset_type, email_delivery, invitation, invitation_location, invoice,
+    invoice_line, location, organization, payment, portal_access, portal_user, staff_user,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -238,6 +238,16 @@ key_types! {
     PaymentsOfInvoice;
     /// The portal status of an account.
     PortalStatusOfAccount;
+    /// A staff user by id.
+    StaffUserKey;
+    /// The locations an invitation covers.
+    LocationsOfInvitation;
+    /// The latest email delivery of an invitation.
+    LatestDeliveryOfInvitation;
+    /// The invitations of an account.
+    InvitationsOfAccount;
+    /// The portal users with access to an account.
+    PortalUsersOfAccount;
 }
 
 /// One row per id, filtered on the organization.
@@ -263,6 +273,7 @@ by_id!(AccountKey, account);
 by_id!(LocationKey, location);
 by_id!(AssetTypeKey, asset_type);
 by_id!(InvoiceKey, invoice);
+by_id!(StaffUserKey, staff_user);
 
 impl Loader<OrganizationKey> for Batch {
     type Value = organization::Model;
@@ -321,6 +332,102 @@ children!(PaymentsOfInvoice, payment, InvoiceId, invoice_id, |org| {
 });
 // Lines carry no organization: their invoices were checked before asking.
 children!(LinesOfInvoice, invoice_line, InvoiceId, invoice_id);
+children!(InvitationsOfAccount, invitation, AccountId, account_id, |org| {
+    invitation::Column::OrganizationId.eq(org)
+});
+
+impl Loader<LocationsOfInvitation> for Batch {
+    type Value = Vec<location::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[LocationsOfInvitation],
+    ) -> Result<HashMap<LocationsOfInvitation, Self::Value>, Self::Error> {
+        let links = invitation_location::Entity::find()
+            .filter(invitation_location::Column::InvitationId.is_in(keys.iter().map(|k| k.0)))
+            .all(&self.db)
+            .await?;
+        let locations: HashMap<Uuid, location::Model> = location::Entity::find()
+            .filter(location::Column::Id.is_in(links.iter().map(|l| l.location_id)))
+            .filter(location::Column::OrganizationId.eq(self.org))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect();
+        let mut grouped: HashMap<LocationsOfInvitation, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for link in links {
+            if let (Some(list), Some(location)) = (
+                grouped.get_mut(&LocationsOfInvitation(link.invitation_id)),
+                locations.get(&link.location_id),
+            ) {
+                list.push(location.clone());
+            }
+        }
+        Ok(grouped)
+    }
+}
+
+impl Loader<LatestDeliveryOfInvitation> for Batch {
+    type Value = email_delivery::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[LatestDeliveryOfInvitation],
+    ) -> Result<HashMap<LatestDeliveryOfInvitation, Self::Value>, Self::Error> {
+        let rows = email_delivery::Entity::find()
+            .filter(email_delivery::Column::InvitationId.is_in(keys.iter().map(|k| k.0)))
+            .filter(email_delivery::Column::OrganizationId.eq(self.org))
+            .order_by_asc(email_delivery::Column::Id)
+            .all(&self.db)
+            .await?;
+        // Ordered by id (time): the last one per invitation wins.
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| row.invitation_id.map(|id| (LatestDeliveryOfInvitation(id), row)))
+            .collect())
+    }
+}
+
+impl Loader<PortalUsersOfAccount> for Batch {
+    type Value = Vec<portal_user::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[PortalUsersOfAccount],
+    ) -> Result<HashMap<PortalUsersOfAccount, Self::Value>, Self::Error> {
+        let grants = portal_access::Entity::find()
+            .filter(portal_access::Column::AccountId.is_in(keys.iter().map(|k| k.0)))
+            .filter(portal_access::Column::OrganizationId.eq(self.org))
+            .all(&self.db)
+            .await?;
+        let users: HashMap<Uuid, portal_user::Model> = portal_user::Entity::find()
+            .filter(portal_user::Column::Id.is_in(grants.iter().map(|g| g.portal_user_id)))
+            .filter(portal_user::Column::OrganizationId.eq(self.org))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let mut grouped: HashMap<PortalUsersOfAccount, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for grant in grants {
+            if let (Some(list), Some(user)) = (
+                grouped.get_mut(&PortalUsersOfAccount(grant.account_id)),
+                users.get(&grant.portal_user_id),
+            ) && !list.iter().any(|u| u.id == user.id)
+            {
+                list.push(user.clone());
+            }
+        }
+        for list in grouped.values_mut() {
+            list.sort_by_key(|u| u.id);
+        }
+        Ok(grouped)
+    }
+}
 
 impl Loader<PortalStatusOfAccount> for Batch {
     type Value = PortalStatus;

@@ -2,13 +2,14 @@
 //! request's DataLoaders, executes, maps errors to contract codes and records
 //! metrics.
 
-use std::time::Instant;
+use std::{net::SocketAddr, time::Instant};
 
 use async_graphql::http::{MultipartOptions, receive_body};
 use async_graphql_axum::{GraphQLResponse, rejection::GraphQLRejection};
 use axum::{
+    Extension,
     body::Bytes,
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{
         HeaderMap,
         header::{AUTHORIZATION, CONTENT_TYPE},
@@ -19,7 +20,7 @@ use axum::{
 use crate::{
     AppState, auth,
     error::finish_response,
-    graphql::{loaders::Loaders, schema::OperationLabel},
+    graphql::{context::ClientAddr, loaders::Loaders, schema::OperationLabel},
 };
 
 /// Executes one GraphQL request.
@@ -29,7 +30,12 @@ use crate::{
 /// is sent. (async-graphql-axum's `GraphQLRequest` extractor reads the stream
 /// itself and reports a chunked body over the limit as a 400.) A body that is
 /// not a GraphQL request answers 400.
-pub async fn graphql_handler(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn graphql_handler(
+    State(state): State<AppState>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let request = match receive_body(content_type, body.as_ref(), MultipartOptions::default()).await {
         Ok(request) => request,
@@ -50,7 +56,8 @@ pub async fn graphql_handler(State(state): State<AppState>, headers: HeaderMap, 
     let loaders = Loaders::new(state.data.db.clone(), viewer.organization_id().ok());
     let batches = loaders.batches();
     let label = OperationLabel::default();
-    let request = request.data(viewer).data(loaders).data(label.clone());
+    let client = ClientAddr(connection.map(|Extension(ConnectInfo(addr))| addr.ip()));
+    let request = request.data(viewer).data(loaders).data(label.clone()).data(client);
     let response = finish_response(batches.run(state.schema.execute(request)).await);
     state
         .metrics

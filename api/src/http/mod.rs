@@ -1,6 +1,7 @@
 //! Routes that are not resolvers: the GraphQL endpoint's HTTP handler,
 //! GraphiQL, health, readiness and metrics.
 
+pub mod accept;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;

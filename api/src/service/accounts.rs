@@ -2,7 +2,7 @@
 //! Contact Information on file.
 
 use chrono::Utc;
-use entity::{InvitationStatus, account, invitation, portal_access};
+use entity::{InvitationStatus, account, invitation, portal_access, staff_user};
 use migration::constraint;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
@@ -205,10 +205,11 @@ pub async fn create(db: &impl ConnectionTrait, org: Uuid, input: NewAccount) -> 
 /// `NOT_FOUND`, `BAD_USER_INPUT` naming the field, internal on database failure.
 pub async fn update_contact<C: super::Db>(
     db: &C,
-    org: Uuid,
+    staff: &staff_user::Model,
     id: Uuid,
     change: &ContactChange,
 ) -> Result<account::Model, ApiError> {
+    let org = staff.organization_id;
     let change = validated_contact("input.", change)?;
     let txn = db.begin().await?;
     let current = get(&txn, org, id).await?;
@@ -226,14 +227,7 @@ pub async fn update_contact<C: super::Db>(
     active.updated_at = Set(Utc::now());
     let updated = active.update(&txn).await?;
     if email_changed {
-        invitation::Entity::update_many()
-            .col_expr(invitation::Column::Status, Expr::value(InvitationStatus::Revoked))
-            .col_expr(invitation::Column::RevokedAt, Expr::value(Utc::now()))
-            .filter(invitation::Column::OrganizationId.eq(org))
-            .filter(invitation::Column::AccountId.eq(id))
-            .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
-            .exec(&txn)
-            .await?;
+        super::invitations::revoke_for_email_change(&txn, staff, id).await?;
     }
     txn.commit().await?;
     Ok(updated)

@@ -5,7 +5,8 @@ use chrono::Utc;
 use entity::{AssetStatus, asset, asset_type, location};
 use migration::constraint;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Query,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::Query,
 };
 use uuid::Uuid;
 
@@ -40,10 +41,14 @@ pub async fn list(
     db: &impl ConnectionTrait,
     org: Uuid,
     filter: AssetFilter,
+    visible: Option<Condition>,
     page: Page,
     want_total: bool,
 ) -> Result<(Vec<asset::Model>, Option<u64>), ApiError> {
     let mut query = asset::Entity::find().filter(asset::Column::OrganizationId.eq(org));
+    if let Some(visible) = visible {
+        query = query.filter(visible);
+    }
     if let Some(location_id) = filter.location_id {
         query = query.filter(asset::Column::LocationId.eq(location_id));
     }

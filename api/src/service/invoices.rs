@@ -3,7 +3,7 @@
 use chrono::{NaiveDate, Utc};
 use entity::{InvoiceStatus, invoice, invoice_line};
 use migration::constraint;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::{accounts, locations, validate};
@@ -60,10 +60,14 @@ pub async fn list(
     org: Uuid,
     account_id: Option<Uuid>,
     status: Option<InvoiceStatus>,
+    visible: Option<Condition>,
     page: Page,
     want_total: bool,
 ) -> Result<(Vec<invoice::Model>, Option<u64>), ApiError> {
     let mut query = invoice::Entity::find().filter(invoice::Column::OrganizationId.eq(org));
+    if let Some(visible) = visible {
+        query = query.filter(visible);
+    }
     if let Some(account_id) = account_id {
         query = query.filter(invoice::Column::AccountId.eq(account_id));
     }

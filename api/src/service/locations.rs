@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use entity::location;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::{accounts, validate};
@@ -33,10 +33,14 @@ pub async fn list(
     db: &impl ConnectionTrait,
     org: Uuid,
     account_id: Option<Uuid>,
+    visible: Option<Condition>,
     page: Page,
     want_total: bool,
 ) -> Result<(Vec<location::Model>, Option<u64>), ApiError> {
     let mut query = location::Entity::find().filter(location::Column::OrganizationId.eq(org));
+    if let Some(visible) = visible {
+        query = query.filter(visible);
+    }
     if let Some(account_id) = account_id {
         query = query.filter(location::Column::AccountId.eq(account_id));
     }

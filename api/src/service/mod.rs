@@ -5,12 +5,16 @@
 
 pub mod accounts;
 pub mod assets;
+pub mod audit;
+pub mod deliveries;
+pub mod invitations;
 pub mod invoices;
 pub mod locations;
 pub mod organizations;
 pub mod seed;
 pub mod sessions;
 pub mod validate;
+pub mod visibility;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,

@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{session, staff_user};
+use entity::{organization, portal_user, session, staff_user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
@@ -80,4 +80,58 @@ pub async fn staff_login(
 pub async fn end(db: &impl ConnectionTrait, session_id: Uuid) -> Result<(), ApiError> {
     session::Entity::delete_by_id(session_id).exec(db).await?;
     Ok(())
+}
+
+/// Records a sign-in on the portal user.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn touch_sign_in(
+    db: &impl ConnectionTrait,
+    user: portal_user::Model,
+) -> Result<portal_user::Model, ApiError> {
+    let mut active: portal_user::ActiveModel = user.into();
+    active.last_sign_in_at = Set(Some(Utc::now()));
+    Ok(active.update(db).await?)
+}
+
+/// Checks a portal user's organization, email and password and starts a
+/// session. Unknown organization, unknown email and wrong password answer
+/// the same, after the same work.
+///
+/// # Errors
+/// `INVALID_CREDENTIALS`; internal on database failure.
+pub async fn portal_login(
+    db: &impl ConnectionTrait,
+    organization_slug: &str,
+    email: &str,
+    password: &str,
+    ttl_hours: u32,
+) -> Result<(NewSession, portal_user::Model), ApiError> {
+    let email = email.trim().to_lowercase();
+    if password.len() > 4 * auth::MAX_PASSWORD_LEN {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let org = organization::Entity::find()
+        .filter(organization::Column::Slug.eq(organization_slug.trim().to_lowercase()))
+        .one(db)
+        .await?;
+    let user = match &org {
+        Some(org) => {
+            portal_user::Entity::find()
+                .filter(portal_user::Column::OrganizationId.eq(org.id))
+                .filter(portal_user::Column::Email.eq(email))
+                .one(db)
+                .await?
+        }
+        None => None,
+    };
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    if !auth::verify_password(password.to_owned(), hash).await {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let user = user.ok_or(ApiError::InvalidCredentials)?;
+    let user = touch_sign_in(db, user).await?;
+    let session = start(db, user.organization_id, None, Some(user.id), ttl_hours).await?;
+    Ok((session, user))
 }

@@ -73,7 +73,7 @@ impl AccountMutation {
         let staff = ctx.viewer().require_staff()?;
         let id = require_id(&account_id, "account")?;
         Ok(Account(
-            accounts::update_contact(ctx.db(), staff.organization_id, id, &input.into()).await?,
+            accounts::update_contact(ctx.db(), staff, id, &input.into()).await?,
         ))
     }
 }

@@ -2,6 +2,8 @@
 
 mod accounts;
 mod assets;
+mod deliveries;
+mod invitations;
 mod invoices;
 mod locations;
 mod organization;
@@ -18,4 +20,6 @@ pub struct Mutation(
     locations::LocationMutation,
     assets::AssetMutation,
     invoices::InvoiceMutation,
+    invitations::InvitationMutation,
+    deliveries::DeliveryMutation,
 );

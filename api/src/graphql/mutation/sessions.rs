@@ -6,8 +6,9 @@ use crate::{
     error::ApiError,
     graphql::{
         context::ContextExt,
-        types::user::{Session, StaffUser, Viewer},
+        types::user::{PortalUser, Session, StaffUser, Viewer},
     },
+    rate_limit::Action,
     service::sessions,
 };
 
@@ -20,14 +21,54 @@ impl SessionMutation {
     /// Signs a staff user in. Unknown email and wrong password answer the
     /// same: INVALID_CREDENTIALS.
     async fn staff_login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<Session> {
+        let (limiter, address) = (ctx.limiter(), ctx.client_addr());
+        limiter.check(Action::StaffLogin, &email, address).await?;
         let ttl = ctx.settings().session_ttl_hours;
-        let (session, user) = sessions::staff_login(ctx.db(), &email, &password, ttl).await?;
+        let (session, user) = match sessions::staff_login(ctx.db(), &email, &password, ttl).await {
+            Ok(signed_in) => signed_in,
+            Err(err) => {
+                if matches!(err, ApiError::InvalidCredentials) {
+                    limiter.count(Action::StaffLogin, &email, address).await;
+                }
+                return Err(err.into());
+            }
+        };
         tracing::info!(staff_user = %user.id, "staff user signed in");
         Ok(Session {
             token: session.token,
             expires_at: session.expires_at,
             viewer: Viewer::StaffUser(StaffUser(user)),
         })
+    }
+
+    /// Portal users are unique per organization, so login names it by slug.
+    async fn portal_login(
+        &self,
+        ctx: &Context<'_>,
+        organization: String,
+        email: String,
+        password: String,
+    ) -> Result<Session> {
+        let subject = format!("{}/{}", organization.trim().to_lowercase(), email.trim().to_lowercase());
+        let (limiter, address) = (ctx.limiter(), ctx.client_addr());
+        limiter.check(Action::PortalLogin, &subject, address).await?;
+        let ttl = ctx.settings().session_ttl_hours;
+        match sessions::portal_login(ctx.db(), &organization, &email, &password, ttl).await {
+            Ok((session, user)) => {
+                tracing::info!(portal_user = %user.id, "portal user signed in");
+                Ok(Session {
+                    token: session.token,
+                    expires_at: session.expires_at,
+                    viewer: Viewer::PortalUser(PortalUser(user)),
+                })
+            }
+            Err(err) => {
+                if matches!(err, ApiError::InvalidCredentials) {
+                    limiter.count(Action::PortalLogin, &subject, address).await;
+                }
+                Err(err.into())
+            }
+        }
     }
 
     /// Ends the current session (the token stops working at once).

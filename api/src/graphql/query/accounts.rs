@@ -20,7 +20,9 @@ pub struct AccountQuery;
 
 #[Object]
 impl AccountQuery {
-    /// The organization's accounts, searchable by number, name and contact email.
+    /// The accounts the viewer may see (staff: the organization's; a portal
+    /// user: those its invitations granted), searchable by number, name and
+    /// contact email.
     async fn accounts(
         &self,
         ctx: &Context<'_>,
@@ -29,22 +31,27 @@ impl AccountQuery {
         search: Option<String>,
         portal_status: Option<PortalStatus>,
     ) -> Result<AccountConnection> {
-        let staff = ctx.viewer().require_staff()?;
+        let viewer = ctx.viewer();
+        let org = viewer.organization_id()?;
         let page = Page::new(first, after.as_deref())?;
         let filter = AccountFilter {
             search,
             portal_status,
-            portal_user: None,
+            portal_user: viewer.portal_user_id(),
         };
         let want_total = ctx.look_ahead().field("totalCount").exists();
-        let (rows, total) = accounts::list(ctx.db(), staff.organization_id, &filter, page, want_total).await?;
+        let (rows, total) = accounts::list(ctx.db(), org, &filter, page, want_total).await?;
         Ok(Connection::from_rows(rows.into_iter().map(Account).collect(), page, total).into())
     }
 
     /// One account; null when there is none visible with this id.
     async fn account(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Account>> {
-        let staff = ctx.viewer().require_staff()?;
+        let viewer = ctx.viewer();
+        let org = viewer.organization_id()?;
         let Some(id) = parse_id(&id) else { return Ok(None) };
-        Ok(accounts::find(ctx.db(), staff.organization_id, id).await?.map(Account))
+        if viewer.grants()?.is_some_and(|g| !g.accounts.contains(&id)) {
+            return Ok(None);
+        }
+        Ok(accounts::find(ctx.db(), org, id).await?.map(Account))
     }
 }

@@ -11,7 +11,10 @@ use crate::{
             parse_id,
         },
     },
-    service::assets::{self, AssetFilter},
+    service::{
+        assets::{self, AssetFilter},
+        locations, visibility,
+    },
 };
 
 /// Asset queries.
@@ -20,7 +23,8 @@ pub struct AssetQuery;
 
 #[Object]
 impl AssetQuery {
-    /// The organization's assets, by account, location or status.
+    /// The assets the viewer may see (a customer: those deployed at its
+    /// locations), by account, location or status.
     async fn assets(
         &self,
         ctx: &Context<'_>,
@@ -30,7 +34,9 @@ impl AssetQuery {
         location_id: Option<ID>,
         status: Option<AssetStatus>,
     ) -> Result<AssetConnection> {
-        let staff = ctx.viewer().require_staff()?;
+        let viewer = ctx.viewer();
+        let org = viewer.organization_id()?;
+        let visible = viewer.grants()?.map(visibility::assets);
         let page = Page::new(first, after.as_deref())?;
         let filter = AssetFilter {
             account_id: account_id.map(|id| parse_id(&id).unwrap_or_default()),
@@ -38,15 +44,31 @@ impl AssetQuery {
             status: status.map(Into::into),
         };
         let want_total = ctx.look_ahead().field("totalCount").exists();
-        let (rows, total) = assets::list(ctx.db(), staff.organization_id, filter, page, want_total).await?;
+        let (rows, total) = assets::list(ctx.db(), org, filter, visible, page, want_total).await?;
         Ok(Connection::from_rows(rows.into_iter().map(Asset).collect(), page, total).into())
     }
 
     /// One asset; null when there is none visible with this id.
     async fn asset(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Asset>> {
-        let staff = ctx.viewer().require_staff()?;
+        let viewer = ctx.viewer();
+        let org = viewer.organization_id()?;
         let Some(id) = parse_id(&id) else { return Ok(None) };
-        Ok(assets::find(ctx.db(), staff.organization_id, id).await?.map(Asset))
+        let Some(found) = assets::find(ctx.db(), org, id).await? else {
+            return Ok(None);
+        };
+        if let Some(grants) = viewer.grants()? {
+            // A customer sees only units deployed at its visible locations.
+            let Some(location_id) = found.location_id else {
+                return Ok(None);
+            };
+            let Some(location) = locations::find(ctx.db(), org, location_id).await? else {
+                return Ok(None);
+            };
+            if !grants.sees_location(location.id, location.account_id) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Asset(found)))
     }
 
     /// What customers can request: the organization's requestable asset types.

@@ -11,7 +11,7 @@ use crate::{
             parse_id,
         },
     },
-    service::invoices,
+    service::{invoices, visibility},
 };
 
 /// Invoice queries.
@@ -20,7 +20,7 @@ pub struct InvoiceQuery;
 
 #[Object]
 impl InvoiceQuery {
-    /// The organization's invoices, by account or status.
+    /// The invoices the viewer may see, by account or status.
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -29,26 +29,26 @@ impl InvoiceQuery {
         account_id: Option<ID>,
         status: Option<InvoiceStatus>,
     ) -> Result<InvoiceConnection> {
-        let staff = ctx.viewer().require_staff()?;
+        let viewer = ctx.viewer();
+        let org = viewer.organization_id()?;
+        let visible = viewer.grants()?.map(visibility::invoices);
         let page = Page::new(first, after.as_deref())?;
         let account_id = account_id.map(|id| parse_id(&id).unwrap_or_default());
         let want_total = ctx.look_ahead().field("totalCount").exists();
-        let (rows, total) = invoices::list(
-            ctx.db(),
-            staff.organization_id,
-            account_id,
-            status.map(Into::into),
-            page,
-            want_total,
-        )
-        .await?;
+        let status = status.map(Into::into);
+        let (rows, total) = invoices::list(ctx.db(), org, account_id, status, visible, page, want_total).await?;
         Ok(Connection::from_rows(rows.into_iter().map(Invoice).collect(), page, total).into())
     }
 
     /// One invoice; null when there is none visible with this id.
     async fn invoice(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Invoice>> {
-        let staff = ctx.viewer().require_staff()?;
+        let viewer = ctx.viewer();
+        let org = viewer.organization_id()?;
         let Some(id) = parse_id(&id) else { return Ok(None) };
-        Ok(invoices::find(ctx.db(), staff.organization_id, id).await?.map(Invoice))
+        let found = invoices::find(ctx.db(), org, id).await?;
+        let grants = viewer.grants()?;
+        Ok(found
+            .filter(|i| grants.is_none_or(|g| g.sees_invoice(i.account_id, i.location_id)))
+            .map(Invoice))
     }
 }

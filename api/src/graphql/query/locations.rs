@@ -11,7 +11,7 @@ use crate::{
             parse_id,
         },
     },
-    service::locations,
+    service::{locations, visibility},
 };
 
 /// Location queries.
@@ -20,7 +20,7 @@ pub struct LocationQuery;
 
 #[Object]
 impl LocationQuery {
-    /// The organization's locations, optionally of one account.
+    /// The locations the viewer may see, optionally of one account.
     async fn locations(
         &self,
         ctx: &Context<'_>,
@@ -28,21 +28,26 @@ impl LocationQuery {
         after: Option<String>,
         account_id: Option<ID>,
     ) -> Result<LocationConnection> {
-        let staff = ctx.viewer().require_staff()?;
+        let viewer = ctx.viewer();
+        let org = viewer.organization_id()?;
+        let visible = viewer.grants()?.map(visibility::locations);
         let page = Page::new(first, after.as_deref())?;
         // An id that is not ours matches nothing.
         let account_id = account_id.map(|id| parse_id(&id).unwrap_or_default());
         let want_total = ctx.look_ahead().field("totalCount").exists();
-        let (rows, total) = locations::list(ctx.db(), staff.organization_id, account_id, page, want_total).await?;
+        let (rows, total) = locations::list(ctx.db(), org, account_id, visible, page, want_total).await?;
         Ok(Connection::from_rows(rows.into_iter().map(Location).collect(), page, total).into())
     }
 
     /// One location; null when there is none visible with this id.
     async fn location(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Location>> {
-        let staff = ctx.viewer().require_staff()?;
+        let viewer = ctx.viewer();
+        let org = viewer.organization_id()?;
         let Some(id) = parse_id(&id) else { return Ok(None) };
-        Ok(locations::find(ctx.db(), staff.organization_id, id)
-            .await?
+        let found = locations::find(ctx.db(), org, id).await?;
+        let grants = viewer.grants()?;
+        Ok(found
+            .filter(|l| grants.is_none_or(|g| g.sees_location(l.id, l.account_id)))
             .map(Location))
     }
 }

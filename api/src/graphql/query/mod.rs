@@ -2,6 +2,7 @@
 
 mod accounts;
 mod assets;
+mod invitations;
 mod invoices;
 mod locations;
 mod viewer;
@@ -16,4 +17,5 @@ pub struct Query(
     locations::LocationQuery,
     assets::AssetQuery,
     invoices::InvoiceQuery,
+    invitations::InvitationQuery,
 );

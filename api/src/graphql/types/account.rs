@@ -5,15 +5,20 @@ use entity::{AssetStatus as DbAssetStatus, InvoiceStatus as DbInvoiceStatus, acc
 
 use super::{
     asset::{Asset, AssetConnection, AssetStatus},
+    invitation::Invitation,
     invoice::{Invoice, InvoiceConnection, InvoiceStatus},
     location::{Location, LocationConnection},
     money::Money,
     to_id,
+    user::PortalUser,
 };
 use crate::graphql::{
     connection::{Node, Page, connection_types},
     context::ContextExt,
-    loaders::{AssetsAtLocation, InvoicesOfAccount, LocationsOfAccount, PortalStatusOfAccount},
+    loaders::{
+        AssetsAtLocation, InvitationsOfAccount, InvoicesOfAccount, LocationsOfAccount, PortalStatusOfAccount,
+        PortalUsersOfAccount,
+    },
 };
 
 /// Whether the account's customer uses the portal.
@@ -92,12 +97,16 @@ impl Account {
         after: Option<String>,
     ) -> Result<LocationConnection> {
         let page = Page::new(first, after.as_deref())?;
+        let grants = ctx.viewer().grants()?;
         let rows = ctx
             .loaders()
             .one(LocationsOfAccount(self.0.id))
             .await?
             .unwrap_or_default();
-        Ok(page.apply(rows.into_iter().map(Location).collect()).into())
+        let visible = rows
+            .into_iter()
+            .filter(|l| grants.is_none_or(|g| g.sees_location(l.id, l.account_id)));
+        Ok(page.apply(visible.map(Location).collect()).into())
     }
 
     /// Assets deployed at the account's locations.
@@ -110,8 +119,12 @@ impl Account {
     ) -> Result<AssetConnection> {
         let page = Page::new(first, after.as_deref())?;
         let loaders = ctx.loaders();
+        let grants = ctx.viewer().grants()?;
         let locations = loaders.one(LocationsOfAccount(self.0.id)).await?.unwrap_or_default();
-        let by_location = loaders.many(locations.iter().map(|l| AssetsAtLocation(l.id))).await?;
+        let visible = locations
+            .iter()
+            .filter(|l| grants.is_none_or(|g| g.sees_location(l.id, l.account_id)));
+        let by_location = loaders.many(visible.map(|l| AssetsAtLocation(l.id))).await?;
         let status: Option<DbAssetStatus> = status.map(Into::into);
         let assets = by_location
             .into_values()
@@ -132,6 +145,7 @@ impl Account {
     ) -> Result<InvoiceConnection> {
         let page = Page::new(first, after.as_deref())?;
         let status: Option<DbInvoiceStatus> = status.map(Into::into);
+        let grants = ctx.viewer().grants()?;
         let rows = ctx
             .loaders()
             .one(InvoicesOfAccount(self.0.id))
@@ -141,20 +155,47 @@ impl Account {
             .apply(
                 rows.into_iter()
                     .filter(|i| status.is_none_or(|s| i.status == s))
+                    .filter(|i| grants.is_none_or(|g| g.sees_invoice(i.account_id, i.location_id)))
                     .map(Invoice)
                     .collect(),
             )
             .into())
     }
 
+    /// Staff only: the portal users with access to this account.
+    async fn portal_users(&self, ctx: &Context<'_>) -> Result<Vec<PortalUser>> {
+        ctx.viewer().require_staff()?;
+        let rows = ctx
+            .loaders()
+            .one(PortalUsersOfAccount(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(PortalUser).collect())
+    }
+
+    /// Staff only: the account's invitations, newest first.
+    async fn invitations(&self, ctx: &Context<'_>) -> Result<Vec<Invitation>> {
+        ctx.viewer().require_staff()?;
+        let rows = ctx
+            .loaders()
+            .one(InvitationsOfAccount(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().rev().map(Invitation).collect())
+    }
+
     /// Sum of amountDue over OPEN invoices.
     async fn balance_due(&self, ctx: &Context<'_>) -> Result<Money> {
+        let grants = ctx.viewer().grants()?;
         let rows = ctx
             .loaders()
             .one(InvoicesOfAccount(self.0.id))
             .await?
             .unwrap_or_default();
-        let open = rows.iter().filter(|i| i.status == DbInvoiceStatus::Open);
+        let open = rows
+            .iter()
+            .filter(|i| i.status == DbInvoiceStatus::Open)
+            .filter(|i| grants.is_none_or(|g| g.sees_invoice(i.account_id, i.location_id)));
         let currency = rows.first().map_or("USD", |i| i.currency.as_str());
         Ok(Money::new(open.map(|i| i.amount_due_cents).sum(), currency))
     }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod asset;
+pub mod invitation;
 pub mod invoice;
 pub mod location;
 pub mod money;

@@ -1,0 +1,83 @@
+//! `invitations`, `invitationPreview` and `emailDeliveries`.
+
+use async_graphql::{Context, Object, Result};
+
+use crate::{
+    graphql::{
+        connection::{Connection, Page},
+        context::ContextExt,
+        types::invitation::{
+            DeliveryStatus, EmailDelivery, EmailDeliveryConnection, Invitation, InvitationConnection,
+            InvitationPreview, InvitationStatus,
+        },
+    },
+    service::{deliveries, invitations},
+};
+
+/// Invitation and delivery queries.
+#[derive(Default)]
+pub struct InvitationQuery;
+
+#[Object]
+impl InvitationQuery {
+    /// Staff only: the organization's invitations, by status.
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<InvitationStatus>,
+    ) -> Result<InvitationConnection> {
+        let staff = ctx.viewer().require_staff()?;
+        let page = Page::new(first, after.as_deref())?;
+        let want_total = ctx.look_ahead().field("totalCount").exists();
+        let (rows, total) = invitations::list(
+            ctx.db(),
+            staff.organization_id,
+            None,
+            status.map(Into::into),
+            page,
+            want_total,
+        )
+        .await?;
+        Ok(Connection::from_rows(rows.into_iter().map(Invitation).collect(), page, total).into())
+    }
+
+    /// Staff only: every email the system queued, with its delivery state.
+    async fn email_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<DeliveryStatus>,
+    ) -> Result<EmailDeliveryConnection> {
+        let staff = ctx.viewer().require_staff()?;
+        let page = Page::new(first, after.as_deref())?;
+        let want_total = ctx.look_ahead().field("totalCount").exists();
+        let (rows, total) = deliveries::list(
+            ctx.db(),
+            staff.organization_id,
+            status.map(Into::into),
+            page,
+            want_total,
+        )
+        .await?;
+        Ok(Connection::from_rows(rows.into_iter().map(EmailDelivery).collect(), page, total).into())
+    }
+
+    /// Public: what the accept page shows for a token. Null when the token is
+    /// unknown. A link replaced by a newer one shows as EXPIRED. Reading it
+    /// never uses the token up.
+    async fn invitation_preview(&self, ctx: &Context<'_>, token: String) -> Result<Option<InvitationPreview>> {
+        Ok(invitations::preview(ctx.db(), &token)
+            .await?
+            .map(|p| InvitationPreview {
+                organization_name: p.organization_name,
+                account_name: p.account_name,
+                email: p.masked_email,
+                status: p.status.into(),
+                expires_at: p.expires_at,
+                existing_user: p.existing_user,
+            }))
+    }
+}

@@ -1,0 +1,440 @@
+//! A real SMTP server on loopback for email tests: it speaks enough SMTP for
+//! lettre (EHLO/HELO, MAIL FROM, RCPT TO, DATA with dot-unstuffing, RSET,
+//! NOOP, QUIT), records every accepted message, and can be switched at run
+//! time to defer (451), refuse (550) or go down (connections refused, open
+//! sessions dropped) and come back up on the same port.
+//!
+//! [`ReceivedEmail`] decodes what tests need from a message: headers
+//! (RFC 2047 encoded words), and the text and HTML parts (base64,
+//! quoted-printable or plain).
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
+
+/// How the sink answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Accepts and records every message.
+    Accept,
+    /// Answers `451` (try again later) to MAIL, RCPT and DATA.
+    Transient,
+    /// Answers `550` (refused) to MAIL, RCPT and DATA.
+    Permanent,
+    /// Not listening: connections are refused, open sessions are dropped.
+    Down,
+}
+
+/// One message the sink accepted.
+#[derive(Debug, Clone)]
+pub struct ReceivedEmail {
+    /// The envelope sender (`MAIL FROM`).
+    pub mail_from: String,
+    /// The envelope recipients (`RCPT TO`).
+    pub rcpt_to: Vec<String>,
+    /// The message as transmitted, dot-unstuffed, CRLF line ends.
+    pub data: String,
+}
+
+struct Shared {
+    mode: watch::Sender<Mode>,
+    listening: watch::Sender<bool>,
+    messages: Mutex<Vec<ReceivedEmail>>,
+}
+
+/// A running SMTP sink; stops when dropped.
+pub struct SmtpSink {
+    shared: Arc<Shared>,
+    port: u16,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.server.abort();
+        let _ = self.shared.mode.send(Mode::Down);
+    }
+}
+
+impl SmtpSink {
+    /// Starts accepting on `127.0.0.1` on a free port.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the SMTP sink");
+        let port = listener.local_addr().expect("sink address").port();
+        let shared = Arc::new(Shared {
+            mode: watch::channel(Mode::Accept).0,
+            listening: watch::channel(true).0,
+            messages: Mutex::new(Vec::new()),
+        });
+        let server = tokio::spawn(serve(shared.clone(), port, listener));
+        Self { shared, port, server }
+    }
+
+    /// `smtp://127.0.0.1:PORT` (plain SMTP), for `SMTP_URL`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Switches the mode; returns once the listener is closed (`Down`) or
+    /// listening again (any other mode).
+    pub async fn set_mode(&self, mode: Mode) {
+        self.shared.mode.send_replace(mode);
+        let want_listening = mode != Mode::Down;
+        let mut listening = self.shared.listening.subscribe();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            listening.wait_for(|now| *now == want_listening),
+        )
+        .await
+        .expect("the sink changed its listening state in time")
+        .expect("sink alive");
+    }
+
+    /// The messages accepted so far, in order.
+    pub fn messages(&self) -> Vec<ReceivedEmail> {
+        self.shared.messages.lock().expect("sink lock").clone()
+    }
+
+    /// Waits until at least `n` messages arrived; panics after `deadline`.
+    pub async fn wait_for(&self, n: usize, deadline: Duration) -> Vec<ReceivedEmail> {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            let messages = self.messages();
+            if messages.len() >= n {
+                return messages;
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "expected {n} emails within {deadline:?}, got {}",
+                messages.len()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Asserts that the count stays exactly `n` for `period` (no late duplicate).
+    pub async fn assert_count_stays(&self, n: usize, period: Duration) {
+        let until = tokio::time::Instant::now() + period;
+        while tokio::time::Instant::now() < until {
+            assert_eq!(self.messages().len(), n, "a further email arrived");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(self.messages().len(), n, "a further email arrived");
+    }
+}
+
+async fn serve(shared: Arc<Shared>, port: u16, first: TcpListener) {
+    let mut listener = Some(first);
+    let mut mode = shared.mode.subscribe();
+    loop {
+        match listener.take() {
+            Some(bound) => {
+                // The mode may have changed before this task first ran.
+                let down = *mode.borrow_and_update() == Mode::Down;
+                shared.listening.send_replace(!down);
+                if !down {
+                    loop {
+                        tokio::select! {
+                            accepted = bound.accept() => {
+                                if let Ok((stream, _)) = accepted {
+                                    tokio::spawn(session(shared.clone(), stream));
+                                }
+                            }
+                            changed = mode.changed() => {
+                                if changed.is_err() { return; }
+                                if *mode.borrow_and_update() == Mode::Down { break; }
+                            }
+                        }
+                    }
+                }
+                drop(bound);
+                shared.listening.send_replace(false);
+            }
+            None => {
+                // Down: wait to be switched back, then listen on the same port.
+                if mode.wait_for(|m| *m != Mode::Down).await.is_err() {
+                    return;
+                }
+                let mut tries = 0;
+                listener = loop {
+                    match TcpListener::bind(("127.0.0.1", port)).await {
+                        Ok(bound) => break Some(bound),
+                        Err(err) => {
+                            tries += 1;
+                            assert!(tries < 200, "cannot listen on port {port} again: {err}");
+                            tokio::time::sleep(Duration::from_millis(25)).await;
+                        }
+                    }
+                };
+            }
+        }
+    }
+}
+
+fn reply_for(mode: Mode, ok: &'static str) -> &'static str {
+    match mode {
+        Mode::Accept | Mode::Down => ok,
+        Mode::Transient => "451 4.3.0 Temporary failure, try again later\r\n",
+        Mode::Permanent => "550 5.7.1 Message refused\r\n",
+    }
+}
+
+async fn session(shared: Arc<Shared>, stream: TcpStream) {
+    let mut mode = shared.mode.subscribe();
+    if *mode.borrow_and_update() == Mode::Down {
+        return;
+    }
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    if write.write_all(b"220 sink.test ESMTP ready\r\n").await.is_err() {
+        return;
+    }
+    let mut mail_from = String::new();
+    let mut rcpt_to = Vec::new();
+    loop {
+        let line = tokio::select! {
+            line = lines.next_line() => line,
+            _ = mode.wait_for(|m| *m == Mode::Down) => return,
+        };
+        let Ok(Some(line)) = line else { return };
+        let upper = line.to_ascii_uppercase();
+        let current = *shared.mode.borrow();
+        let reply: String = if upper.starts_with("EHLO") {
+            "250-sink.test\r\n250 HELP\r\n".to_owned()
+        } else if upper.starts_with("HELO") {
+            "250 sink.test\r\n".to_owned()
+        } else if upper.starts_with("MAIL FROM:") {
+            let reply = reply_for(current, "250 2.1.0 OK\r\n");
+            if reply.starts_with("250") {
+                mail_from = address(&line["MAIL FROM:".len()..]);
+                rcpt_to.clear();
+            }
+            reply.to_owned()
+        } else if upper.starts_with("RCPT TO:") {
+            let reply = reply_for(current, "250 2.1.5 OK\r\n");
+            if reply.starts_with("250") {
+                rcpt_to.push(address(&line["RCPT TO:".len()..]));
+            }
+            reply.to_owned()
+        } else if upper == "DATA" {
+            let reply = reply_for(current, "354 End data with <CR><LF>.<CR><LF>\r\n");
+            if !reply.starts_with("354") {
+                reply.to_owned()
+            } else {
+                if write.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut data = String::new();
+                loop {
+                    let Ok(Some(line)) = lines.next_line().await else {
+                        return;
+                    };
+                    if line == "." {
+                        break;
+                    }
+                    // Dot-unstuffing (RFC 5321 4.5.2).
+                    let line = line.strip_prefix('.').unwrap_or(&line);
+                    data.push_str(line);
+                    data.push_str("\r\n");
+                }
+                let current = *shared.mode.borrow();
+                let reply = reply_for(current, "250 2.0.0 OK queued\r\n");
+                if reply.starts_with("250") {
+                    shared.messages.lock().expect("sink lock").push(ReceivedEmail {
+                        mail_from: std::mem::take(&mut mail_from),
+                        rcpt_to: std::mem::take(&mut rcpt_to),
+                        data,
+                    });
+                }
+                reply.to_owned()
+            }
+        } else if upper == "RSET" {
+            mail_from.clear();
+            rcpt_to.clear();
+            "250 2.0.0 OK\r\n".to_owned()
+        } else if upper == "NOOP" {
+            "250 2.0.0 OK\r\n".to_owned()
+        } else if upper == "QUIT" {
+            let _ = write.write_all(b"221 2.0.0 Bye\r\n").await;
+            return;
+        } else {
+            "502 5.5.2 Command not implemented\r\n".to_owned()
+        };
+        if write.write_all(reply.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// `<a@b> SIZE=…` → `a@b`.
+fn address(argument: &str) -> String {
+    let argument = argument.trim();
+    match (argument.find('<'), argument.find('>')) {
+        (Some(start), Some(end)) if start < end => argument[start + 1..end].to_owned(),
+        _ => argument.split_whitespace().next().unwrap_or_default().to_owned(),
+    }
+}
+
+impl ReceivedEmail {
+    fn split(raw: &str) -> (Vec<(String, String)>, &str) {
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in head.split("\r\n") {
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, value)) = headers.last_mut() {
+                    value.push_str(line);
+                }
+            } else if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            }
+        }
+        (headers, body)
+    }
+
+    /// A top-level header, RFC 2047 encoded words decoded.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let (headers, _) = Self::split(&self.data);
+        let name = name.to_ascii_lowercase();
+        headers
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| decode_words(&value))
+    }
+
+    /// The decoded subject.
+    pub fn subject(&self) -> String {
+        self.header("Subject").unwrap_or_default()
+    }
+
+    /// The decoded parts of a multipart message, as `(content type, body)`.
+    pub fn parts(&self) -> Vec<(String, String)> {
+        let (headers, body) = Self::split(&self.data);
+        let content_type = headers
+            .iter()
+            .find(|(n, _)| n == "content-type")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let Some(boundary) = parameter(&content_type, "boundary") else {
+            return vec![(content_type, decode_body(&headers, body))];
+        };
+        let delimiter = format!("--{boundary}");
+        body.split(&delimiter)
+            .skip(1)
+            .filter(|part| !part.starts_with("--"))
+            .map(|part| {
+                let part = part.strip_prefix("\r\n").unwrap_or(part);
+                let (headers, body) = Self::split(part);
+                let content_type = headers
+                    .iter()
+                    .find(|(n, _)| n == "content-type")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                (content_type, decode_body(&headers, body))
+            })
+            .collect()
+    }
+
+    /// The decoded `text/plain` part.
+    pub fn text(&self) -> Option<String> {
+        self.part("text/plain")
+    }
+
+    /// The decoded `text/html` part.
+    pub fn html(&self) -> Option<String> {
+        self.part("text/html")
+    }
+
+    fn part(&self, mime: &str) -> Option<String> {
+        self.parts()
+            .into_iter()
+            .find(|(content_type, _)| content_type.to_ascii_lowercase().starts_with(mime))
+            .map(|(_, body)| body)
+    }
+}
+
+fn parameter(header: &str, name: &str) -> Option<String> {
+    header.split(';').skip(1).find_map(|param| {
+        let (key, value) = param.trim().split_once('=')?;
+        (key.trim().eq_ignore_ascii_case(name)).then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
+fn decode_body(headers: &[(String, String)], body: &str) -> String {
+    let body = body.trim_end_matches("\r\n");
+    let encoding = headers
+        .iter()
+        .find(|(n, _)| n == "content-transfer-encoding")
+        .map(|(_, v)| v.to_ascii_lowercase())
+        .unwrap_or_default();
+    match encoding.as_str() {
+        "base64" => {
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            String::from_utf8(STANDARD.decode(compact).expect("base64 body")).expect("utf-8 body")
+        }
+        "quoted-printable" => quoted_printable(body),
+        _ => body.to_owned(),
+    }
+}
+
+fn quoted_printable(body: &str) -> String {
+    let mut bytes = Vec::with_capacity(body.len());
+    let raw = body.replace("=\r\n", "");
+    let mut input = raw.bytes();
+    while let Some(b) = input.next() {
+        if b == b'=' {
+            let hex: Vec<u8> = input.by_ref().take(2).collect();
+            let hex = std::str::from_utf8(&hex).expect("qp escape");
+            bytes.push(u8::from_str_radix(hex, 16).expect("qp hex"));
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8(bytes).expect("utf-8 body")
+}
+
+/// Decodes RFC 2047 encoded words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`);
+/// whitespace between two encoded words is dropped.
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut pending_space = String::new();
+    let mut last_was_word = false;
+    for token in value.split_inclusive(char::is_whitespace) {
+        let word = token.trim_end();
+        let trailing = &token[word.len()..];
+        if let Some(decoded) = decode_word(word) {
+            if !last_was_word {
+                out.push_str(&pending_space);
+            }
+            out.push_str(&decoded);
+            last_was_word = true;
+        } else {
+            out.push_str(&pending_space);
+            out.push_str(word);
+            last_was_word = false;
+        }
+        pending_space = trailing.to_owned();
+    }
+    out
+}
+
+fn decode_word(word: &str) -> Option<String> {
+    let inner = word.strip_prefix("=?")?.strip_suffix("?=")?;
+    let mut fields = inner.splitn(3, '?');
+    let _charset = fields.next()?;
+    let encoding = fields.next()?;
+    let text = fields.next()?;
+    let bytes = match encoding {
+        "b" | "B" => STANDARD.decode(text).ok()?,
+        "q" | "Q" => quoted_printable(&text.replace('_', " ")).into_bytes(),
+        _ => return None,
+    };
+    String::from_utf8(bytes).ok()
+}

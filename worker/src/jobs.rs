@@ -1,0 +1,303 @@
+//! The email job: what happens to one delivery id taken off a queue, the
+//! same in a `worker` process (from Redis) and in the api (in-process).
+//!
+//! 1. Claim the `email_deliveries` row ([`common::outbox::claim`]); a row
+//!    that is SENT, FAILED, waiting for a retry or leased by another live
+//!    worker is skipped, so a job that reached the queue twice sends once.
+//! 2. Load what the template needs. For an INVITATION, mint the link token
+//!    now: its digest goes onto the invitation (superseding earlier links,
+//!    in one conditional UPDATE that also checks the invitation is still
+//!    PENDING) and into `invitation_links`; the raw token goes only into the
+//!    email. It is never logged, stored or queued.
+//! 3. Send, and record the outcome on the row ([`common::outbox::finish`]):
+//!    SENT; RETRYING with exponential backoff on a transient failure until
+//!    `EMAIL_MAX_ATTEMPTS`; FAILED at once on a permanent one.
+//!
+//! Nothing here retries in process: a failed attempt is recorded and the
+//! sweeper brings the row back when it is due. Recipients are masked in logs.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{
+    outbox::{self, Outcome},
+    redact::mask_email,
+};
+use entity::{EmailKind, InvitationStatus, account, email_delivery, invitation, invitation_link, organization};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
+    sea_query::Expr,
+};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::{
+    mailer::{Mailer, MailerError, SendError},
+    templates,
+};
+
+/// `last_error` of an invitation email whose invitation was accepted,
+/// revoked or expired before it could be sent.
+pub const INVITATION_NOT_PENDING: &str = "invitation is no longer pending";
+
+/// Everything a job needs; build one per process and share it.
+#[derive(Debug)]
+pub struct JobContext {
+    db: DatabaseConnection,
+    mailer: Mailer,
+    owner: String,
+    public_url: String,
+    max_attempts: u32,
+    retry_base_ms: u64,
+}
+
+impl JobContext {
+    /// A context whose claims are made in the name of `owner` (unique per
+    /// process: the lease says who holds a row).
+    #[must_use]
+    pub fn new(db: DatabaseConnection, mailer: Mailer, settings: &common::Settings, owner: String) -> Self {
+        Self {
+            db,
+            mailer,
+            owner,
+            public_url: settings.public_url.clone(),
+            max_attempts: settings.email_max_attempts,
+            retry_base_ms: settings.email_retry_base_ms,
+        }
+    }
+
+    /// Like [`JobContext::new`], with the mailer the settings describe.
+    ///
+    /// # Errors
+    /// When the mail settings are unusable.
+    pub fn from_settings(
+        db: DatabaseConnection,
+        settings: &common::Settings,
+        owner: String,
+    ) -> Result<Self, MailerError> {
+        Ok(Self::new(db, Mailer::from_settings(settings)?, settings, owner))
+    }
+
+    /// The lease owner name of this process.
+    #[must_use]
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The database pool.
+    #[must_use]
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// What became of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// The row was not ours to send: already SENT or FAILED, waiting for
+    /// its retry time, leased by another worker, or gone.
+    Skipped,
+    /// Sent and marked SENT.
+    Sent,
+    /// A transient failure; the sweeper pushes it again at `next_attempt_at`.
+    Retrying {
+        /// Attempts made so far.
+        attempts: i32,
+        /// When it is due again.
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// Marked FAILED (a permanent failure, or the attempts ran out).
+    Failed {
+        /// What went wrong, as recorded in `last_error`.
+        reason: String,
+    },
+    /// Attempted, but the lease had lapsed and another worker had taken the
+    /// row over before the outcome could be recorded; that worker decides.
+    LeaseLost,
+}
+
+/// A job that could not run to an outcome (the database failed). The row
+/// keeps its lease until it lapses; then the sweeper pushes it again.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The database failed or could not be reached.
+    #[error("database error while processing an email delivery: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// Why one attempt did not send.
+enum Failure {
+    Transient(String),
+    Permanent(String),
+    Database(DbErr),
+}
+
+impl From<DbErr> for Failure {
+    fn from(err: DbErr) -> Self {
+        Self::Database(err)
+    }
+}
+
+impl From<SendError> for Failure {
+    fn from(err: SendError) -> Self {
+        match err {
+            SendError::Transient(reason) => Self::Transient(reason),
+            SendError::Permanent(reason) => Self::Permanent(reason),
+        }
+    }
+}
+
+/// Processes the job for delivery `delivery_id`: claim, render, send, record.
+///
+/// # Errors
+/// Only when the database fails; every email failure is an outcome.
+#[instrument(skip_all, fields(delivery_id = %delivery_id, kind = tracing::field::Empty))]
+pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Processed, JobError> {
+    let Some(delivery) = outbox::claim(&ctx.db, delivery_id, &ctx.owner).await? else {
+        tracing::debug!("skipped: already sent or failed, not due, or leased by another worker");
+        return Ok(Processed::Skipped);
+    };
+    let span = tracing::Span::current();
+    span.record("kind", tracing::field::debug(delivery.kind));
+    let recipient = mask_email(&delivery.recipient);
+    let attempts = delivery.attempts;
+
+    let outcome = match attempt(ctx, &delivery).await {
+        Ok(()) => Outcome::Sent,
+        Err(Failure::Database(err)) => return Err(err.into()),
+        Err(Failure::Permanent(error)) => Outcome::Failed { error },
+        Err(Failure::Transient(error)) if u32::try_from(attempts).unwrap_or(u32::MAX) < ctx.max_attempts => {
+            let attempt = u32::try_from(attempts).unwrap_or(1);
+            Outcome::Retry {
+                error,
+                next_attempt_at: Utc::now() + outbox::backoff(ctx.retry_base_ms, attempt),
+            }
+        }
+        Err(Failure::Transient(error)) => Outcome::Failed {
+            error: format!("{error} (gave up after {attempts} attempts)"),
+        },
+    };
+
+    if !record(ctx, delivery_id, &outcome).await? {
+        tracing::warn!(%recipient, attempts, "lease lapsed before the outcome was recorded; another worker owns the row");
+        return Ok(Processed::LeaseLost);
+    }
+    Ok(match outcome {
+        Outcome::Sent => {
+            tracing::info!(%recipient, attempts, "email sent");
+            Processed::Sent
+        }
+        Outcome::Retry { error, next_attempt_at } => {
+            tracing::warn!(%recipient, attempts, %next_attempt_at, %error, "email not sent; will retry");
+            Processed::Retrying {
+                attempts,
+                next_attempt_at,
+            }
+        }
+        Outcome::Failed { error } => {
+            tracing::warn!(%recipient, attempts, %error, "email failed");
+            Processed::Failed { reason: error }
+        }
+    })
+}
+
+/// One attempt at the claimed row: load, render, send.
+async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<(), Failure> {
+    let email = match delivery.kind {
+        EmailKind::Invitation => invitation_email(ctx, delivery).await?,
+        EmailKind::AssetRequestReceived | EmailKind::AssetRequestUpdated | EmailKind::PaymentReceipt => {
+            return Err(Failure::Permanent(
+                templates::UnsupportedKind(delivery.kind).to_string(),
+            ));
+        }
+    };
+    let message = ctx.mailer.compose(delivery.id, &delivery.recipient, &email)?;
+    ctx.mailer.send(delivery.id, &message).await?;
+    Ok(())
+}
+
+/// Loads the invitation with its account and organization, mints the link
+/// and renders the email.
+async fn invitation_email(
+    ctx: &JobContext,
+    delivery: &email_delivery::Model,
+) -> Result<templates::RenderedEmail, Failure> {
+    let not_found = || Failure::Permanent("the delivery's invitation no longer exists".to_owned());
+    let invitation_id = delivery.invitation_id.ok_or_else(not_found)?;
+    let invitation = invitation::Entity::find_by_id(invitation_id)
+        .filter(invitation::Column::OrganizationId.eq(delivery.organization_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(not_found)?;
+    if invitation.status != InvitationStatus::Pending || invitation.expires_at <= Utc::now() {
+        return Err(Failure::Permanent(INVITATION_NOT_PENDING.to_owned()));
+    }
+    let account = account::Entity::find_by_id(invitation.account_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(not_found)?;
+    let organization = organization::Entity::find_by_id(invitation.organization_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(not_found)?;
+
+    let token = mint_link(&ctx.db, invitation.id).await?;
+    let link = templates::accept_link(&ctx.public_url, &token);
+    Ok(templates::invitation(&templates::Invitation {
+        subject: &delivery.subject,
+        organization_name: &organization.name,
+        account_name: &account.name,
+        link: &link,
+        expires_at: invitation.expires_at,
+    }))
+}
+
+/// Mints a link token for a still-PENDING invitation: its digest replaces
+/// the invitation's current one (earlier links stop working) and is kept in
+/// `invitation_links`, in one transaction. Returns the raw token, which only
+/// the email may carry.
+async fn mint_link(db: &DatabaseConnection, invitation_id: Uuid) -> Result<String, Failure> {
+    let (token, digest) = common::token::new_token();
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    let updated = invitation::Entity::update_many()
+        .col_expr(invitation::Column::TokenDigest, Expr::value(Some(digest.clone())))
+        .col_expr(invitation::Column::LastSentAt, Expr::value(now))
+        .filter(invitation::Column::Id.eq(invitation_id))
+        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
+        .filter(invitation::Column::ExpiresAt.gt(now))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        txn.rollback().await?;
+        return Err(Failure::Permanent(INVITATION_NOT_PENDING.to_owned()));
+    }
+    invitation_link::ActiveModel {
+        token_digest: Set(digest),
+        invitation_id: Set(invitation_id),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(token)
+}
+
+/// Records `outcome`, trying a few times: once the SMTP server has accepted
+/// a message, failing to mark it SENT would mean sending it again later.
+async fn record(ctx: &JobContext, id: Uuid, outcome: &Outcome) -> Result<bool, DbErr> {
+    let mut delay = Duration::from_millis(100);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match outbox::finish(&ctx.db, id, &ctx.owner, outcome).await {
+            Ok(recorded) => return Ok(recorded),
+            Err(err) if tries < 4 => {
+                tracing::warn!(error = %err, "recording the delivery's outcome failed; trying again");
+                tokio::time::sleep(delay).await;
+                delay *= 3;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
