@@ -206,9 +206,9 @@ async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<(
     let email = match delivery.kind {
         EmailKind::Invitation => invitation_email(ctx, delivery).await?,
         EmailKind::AssetRequestReceived | EmailKind::AssetRequestUpdated | EmailKind::PaymentReceipt => {
-            return Err(Failure::Permanent(
-                templates::UnsupportedKind(delivery.kind).to_string(),
-            ));
+            let notice: common::outbox::Notice = serde_json::from_value(delivery.payload.clone())
+                .map_err(|e| Failure::Permanent(format!("the notice's payload is not readable: {e}")))?;
+            templates::notice(&delivery.subject, &notice)
         }
     };
     let message = ctx.mailer.compose(delivery.id, &delivery.recipient, &email)?;

@@ -1,4 +1,5 @@
-//! The emails' words: one template per [`EmailKind`], each rendering a text
+//! The emails' words: the invitation template, and the layout of the notices
+//! (asset requests, receipts) whose content the api composes. Each renders a text
 //! and an HTML alternative. Every value from the database is HTML-escaped in
 //! the HTML part.
 //!
@@ -6,7 +7,6 @@
 //! mint nothing and send nothing (see [`crate::jobs`] for that).
 
 use chrono::{DateTime, Utc};
-use entity::EmailKind;
 
 /// A rendered email, ready for [`crate::mailer::Mailer::compose`].
 #[derive(Clone, PartialEq, Eq)]
@@ -25,24 +25,6 @@ impl std::fmt::Debug for RenderedEmail {
         f.debug_struct("RenderedEmail")
             .field("subject", &self.subject)
             .finish_non_exhaustive()
-    }
-}
-
-/// An email kind without a template yet: a permanent failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("no email template for kind {0:?} yet")]
-pub struct UnsupportedKind(pub EmailKind);
-
-/// Checks that `kind` has a template (before any work is done for it).
-///
-/// # Errors
-/// [`UnsupportedKind`] for the kinds still to come.
-pub fn ensure_supported(kind: EmailKind) -> Result<(), UnsupportedKind> {
-    match kind {
-        EmailKind::Invitation => Ok(()),
-        EmailKind::AssetRequestReceived | EmailKind::AssetRequestUpdated | EmailKind::PaymentReceipt => {
-            Err(UnsupportedKind(kind))
-        }
     }
 }
 
@@ -123,6 +105,55 @@ pub fn invitation(email: &Invitation<'_>) -> RenderedEmail {
     }
 }
 
+/// Lays out a notice (asset request received or updated, payment receipt)
+/// whose content the api composed: text and HTML parts, all text escaped.
+#[must_use]
+pub fn notice(subject: &str, notice: &common::outbox::Notice) -> RenderedEmail {
+    let mut text = format!("{}\n\n", notice.heading);
+    for paragraph in &notice.paragraphs {
+        text.push_str(paragraph);
+        text.push_str("\n\n");
+    }
+    for (label, value) in &notice.details {
+        text.push_str(&format!("{label}: {value}\n"));
+    }
+    if !notice.details.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&notice.organization_name);
+    text.push('\n');
+
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+         <body style=\"font-family: sans-serif; line-height: 1.5; color: #222;\">\n<p><strong>{}</strong></p>\n",
+        escape(subject),
+        escape(&notice.heading)
+    );
+    for paragraph in &notice.paragraphs {
+        html.push_str(&format!("<p>{}</p>\n", escape(paragraph)));
+    }
+    if !notice.details.is_empty() {
+        html.push_str("<table style=\"border-collapse: collapse;\">\n");
+        for (label, value) in &notice.details {
+            html.push_str(&format!(
+                "<tr><th style=\"text-align: left; padding: 2px 12px 2px 0;\">{}</th><td>{}</td></tr>\n",
+                escape(label),
+                escape(value)
+            ));
+        }
+        html.push_str("</table>\n");
+    }
+    html.push_str(&format!(
+        "<p>{}</p>\n</body>\n</html>\n",
+        escape(&notice.organization_name)
+    ));
+    RenderedEmail {
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
+}
+
 /// Escapes text for HTML element content and quoted attribute values.
 #[must_use]
 pub fn escape(text: &str) -> String {
@@ -197,11 +228,17 @@ mod tests {
     }
 
     #[test]
-    fn only_invitations_have_a_template_so_far() {
-        assert!(ensure_supported(EmailKind::Invitation).is_ok());
-        assert_eq!(
-            ensure_supported(EmailKind::PaymentReceipt),
-            Err(UnsupportedKind(EmailKind::PaymentReceipt))
-        );
+    fn a_notice_lays_out_escaped_text_and_html() {
+        let content = common::outbox::Notice {
+            heading: "Your request was approved".to_owned(),
+            paragraphs: vec!["We deliver <soon> & on time.".to_owned()],
+            details: vec![("Location".to_owned(), "Tower site".to_owned())],
+            organization_name: "Acme & Sons".to_owned(),
+        };
+        let email = notice("Request approved", &content);
+        assert!(email.text.contains("We deliver <soon> & on time."));
+        assert!(email.text.contains("Location: Tower site"));
+        assert!(email.html.contains("We deliver &lt;soon&gt; &amp; on time."));
+        assert!(email.html.contains("Acme &amp; Sons"));
     }
 }

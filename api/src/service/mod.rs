@@ -10,6 +10,7 @@ pub mod deliveries;
 pub mod invitations;
 pub mod invoices;
 pub mod locations;
+pub mod notices;
 pub mod organizations;
 pub mod seed;
 pub mod sessions;
