@@ -141,6 +141,19 @@ impl Viewer {
         }
     }
 
+    /// The portal user and its grants, or the error for everybody else
+    /// (staff act in their own systems; the portal acts as the customer).
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` when anonymous, `FORBIDDEN` for staff.
+    pub fn require_portal(&self) -> Result<(&portal_user::Model, &Grants), ApiError> {
+        match self {
+            Self::Portal { user, grants, .. } => Ok((user, grants)),
+            Self::Staff { .. } => Err(ApiError::Forbidden),
+            Self::Anonymous => Err(ApiError::Unauthenticated),
+        }
+    }
+
     /// The current session's id, if signed in.
     #[must_use]
     pub fn session_id(&self) -> Option<Uuid> {

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod payments;
 pub mod rate_limit;
 pub mod service;
 
@@ -70,12 +71,25 @@ pub struct Application {
 pub const EMAIL_DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Application {
-    /// Connects, migrates, binds `LISTEN_ADDR` and assembles the router.
+    /// Connects, migrates, binds `LISTEN_ADDR` and assembles the router;
+    /// invoices are paid through the built-in sandbox gateway.
     ///
     /// # Errors
     /// When the database or Redis cannot be reached, a migration fails, or
     /// the address cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_gateway(settings, Arc::new(payments::SandboxGateway)).await
+    }
+
+    /// Like [`Application::build`], charging `payInvoice` through
+    /// `payment_gateway` instead of the sandbox (see [`payments`]).
+    ///
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_with_gateway(
+        settings: Settings,
+        payment_gateway: Arc<dyn payments::PaymentGateway>,
+    ) -> anyhow::Result<Self> {
         let (db, statements) = common::db::connect(&settings.database_url, 16)
             .await
             .context("connecting to the database (DATABASE_URL)")?;
@@ -112,6 +126,7 @@ impl Application {
             settings: Arc::new(settings),
             queue,
             limiter: Arc::new(limiter),
+            payment_gateway,
         };
         let state = AppState {
             schema: build_schema(Some(data.clone())),

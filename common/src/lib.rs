@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod db;
+pub mod html;
 pub mod outbox;
 pub mod redact;
 pub mod redis_conn;

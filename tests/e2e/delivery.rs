@@ -20,6 +20,7 @@ use sea_orm::{
 };
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
+use testkit::smtp_sink::{Mode, ReceivedEmail, SmtpSink};
 use uuid::Uuid;
 use worker::{
     jobs::{self, JobContext, Processed},
@@ -28,7 +29,6 @@ use worker::{
 
 use crate::{
     helpers::TestApp,
-    smtp_sink::{Mode, ReceivedEmail, SmtpSink},
     worker_helpers::{RedisNamespace, WorkerProcess, redis_url},
 };
 

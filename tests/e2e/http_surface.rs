@@ -110,7 +110,9 @@ fn sample(metrics: &str, name: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_count_requests_and_time_operations_by_root_field_and_count_statements() {
-    let app = TestApp::spawn().await;
+    // Keep the outbox sweeper (which also runs statements) asleep after its
+    // first sweep, so the statement count read below is exact.
+    let app = TestApp::spawn_with(&[("OUTBOX_SWEEP_INTERVAL_MS", "3600000")]).await;
     let staff = app.staff("acme").await;
     app.gql_ok(staff.auth(), "{ accounts { totalCount } }", json!({})).await;
     app.gql_ok(staff.auth(), "{ accounts { totalCount } }", json!({})).await;

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
+use testkit::smtp_sink::{ReceivedEmail, SmtpSink};
 
 use crate::{
     helpers::TestApp,
-    smtp_sink::{ReceivedEmail, SmtpSink},
     worker_helpers::{RedisNamespace, WorkerProcess, redis_url},
 };
 

@@ -193,11 +193,13 @@ async fn an_open_invoice_is_payable_only_while_online_payments_are_enabled() {
         on["setOnlinePayments"],
         json!({"id": staff.organization_id.to_string(), "slug": "acme", "onlinePaymentsEnabled": true})
     );
+    // Staff never pay (payInvoice is FORBIDDEN to them), so to them nothing
+    // is payable; payments.rs checks what a portal user sees.
     let enabled = app.gql_ok(staff.auth(), payable, vars.clone()).await;
     assert_eq!(
         enabled,
         json!({"organization": {"onlinePaymentsEnabled": true},
-               "open": {"payable": true}, "paid": {"payable": false}, "free": {"payable": false}})
+               "open": {"payable": false}, "paid": {"payable": false}, "free": {"payable": false}})
     );
 
     let off = app.gql_ok(staff.auth(), switch, json!({"on": false})).await;

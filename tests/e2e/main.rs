@@ -4,7 +4,10 @@
 //! `redis://127.0.0.1:6379`), `worker` processes and an SMTP sink.
 
 mod accept_page;
+mod access;
 mod accounts;
+mod asset_requests;
+mod authorization;
 mod bad_input;
 mod delivery;
 mod helpers;
@@ -15,9 +18,9 @@ mod invoices;
 mod isolation;
 mod locations_assets;
 mod pagination;
+mod payments;
 mod roles;
 mod seed;
-mod smtp_sink;
 mod staff_login;
 mod statements;
 mod worker_helpers;

@@ -212,7 +212,7 @@ async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<(
         }
     };
     let message = ctx.mailer.compose(delivery.id, &delivery.recipient, &email)?;
-    ctx.mailer.send(delivery.id, &message).await?;
+    ctx.mailer.send(delivery.id, &message, &email.text).await?;
     Ok(())
 }
 

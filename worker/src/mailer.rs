@@ -157,14 +157,18 @@ impl Mailer {
     }
 
     /// Sends `message` (the message of delivery `delivery_id`, which names
-    /// its `.eml` file when there is no SMTP server).
+    /// its `.eml` file when there is no SMTP server). Without SMTP, `text`
+    /// (the plain-text part) is also written beside it as `.txt`: an `.eml`
+    /// file's text is quoted-printable, in which long links are cut and
+    /// escaped, and a reader without a mail program should still be able to
+    /// copy the link.
     ///
     /// # Errors
     /// A [`SendError`] saying whether another attempt may succeed.
-    pub async fn send(&self, delivery_id: Uuid, message: &Message) -> Result<(), SendError> {
+    pub async fn send(&self, delivery_id: Uuid, message: &Message, text: &str) -> Result<(), SendError> {
         match &self.transport {
             Transport::Smtp(transport) => transport.send(message.clone()).await.map(drop).map_err(classify),
-            Transport::Files(dir) => write_eml(dir, delivery_id, message).await,
+            Transport::Files(dir) => write_eml(dir, delivery_id, message, text).await,
         }
     }
 
@@ -189,16 +193,20 @@ fn classify(err: lettre::transport::smtp::Error) -> SendError {
     }
 }
 
-/// Writes `<dir>/<UTC timestamp>-<delivery id>.eml`, through a temporary
-/// name and a rename so that a reader never sees half a file.
-async fn write_eml(dir: &std::path::Path, delivery_id: Uuid, message: &Message) -> Result<(), SendError> {
+/// Writes `<dir>/<UTC timestamp>-<delivery id>.eml` (and the plain text as
+/// `.txt`), each through a temporary name and a rename so that a reader never
+/// sees half a file.
+async fn write_eml(dir: &std::path::Path, delivery_id: Uuid, message: &Message, text: &str) -> Result<(), SendError> {
     let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     let path = dir.join(format!("{stamp}-{delivery_id}.eml"));
-    let partial = dir.join(format!(".{stamp}-{delivery_id}.eml.partial"));
     let written = async {
         tokio::fs::create_dir_all(dir).await?;
-        tokio::fs::write(&partial, message.formatted()).await?;
-        tokio::fs::rename(&partial, &path).await
+        for (extension, bytes) in [("txt", text.as_bytes().to_vec()), ("eml", message.formatted())] {
+            let partial = dir.join(format!(".{stamp}-{delivery_id}.{extension}.partial"));
+            tokio::fs::write(&partial, bytes).await?;
+            tokio::fs::rename(&partial, dir.join(format!("{stamp}-{delivery_id}.{extension}"))).await?;
+        }
+        Ok::<(), std::io::Error>(())
     }
     .await;
     written.map_err(|err| SendError::Transient(format!("cannot write {}: {err}", path.display())))
@@ -233,13 +241,16 @@ mod tests {
         );
         let id = Uuid::now_v7();
         let message = mailer.compose(id, "jane@example.com", &email()).expect("compose");
-        mailer.send(id, &message).await.expect("send");
-        let names: Vec<String> = std::fs::read_dir(&dir)
+        mailer.send(id, &message, &email().text).await.expect("send");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
             .expect("read dir")
             .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
+        names.sort();
+        assert_eq!(names.len(), 2, "{names:?}");
         assert!(names[0].ends_with(&format!("-{id}.eml")), "{names:?}");
+        assert!(names[1].ends_with(&format!("-{id}.txt")), "{names:?}");
+        assert_eq!(std::fs::read_to_string(dir.join(&names[1])).expect("read txt"), "Hello");
         let raw = std::fs::read_to_string(dir.join(&names[0])).expect("read eml");
         assert!(raw.contains("To: jane@example.com"), "{raw}");
         assert!(raw.contains("From: \"Customer Portal\" <no-reply@localhost>"), "{raw}");
@@ -287,7 +298,7 @@ mod tests {
         let mailer = Mailer::from_settings(&settings(&[("SMTP_URL", &url)])).expect("mailer");
         let id = Uuid::now_v7();
         let message = mailer.compose(id, "jane@example.com", &email()).expect("compose");
-        let err = mailer.send(id, &message).await.expect_err("refused");
+        let err = mailer.send(id, &message, "Hello").await.expect_err("refused");
         assert!(!err.is_permanent(), "{err}");
     }
 }

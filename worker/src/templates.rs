@@ -154,22 +154,7 @@ pub fn notice(subject: &str, notice: &common::outbox::Notice) -> RenderedEmail {
     }
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-#[must_use]
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use common::html::escape;
 
 #[cfg(test)]
 mod tests {

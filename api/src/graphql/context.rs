@@ -21,6 +21,9 @@ pub struct AppData {
     pub queue: JobQueue,
     /// Limits on the public sign-in operations.
     pub limiter: Arc<RateLimiter>,
+    /// Charges `payInvoice` (the sandbox unless the api was built with
+    /// another; see [`crate::payments`]).
+    pub payment_gateway: Arc<dyn crate::payments::PaymentGateway>,
 }
 
 /// The client's address, as the connection saw it.
@@ -41,6 +44,8 @@ pub trait ContextExt {
     fn limiter(&self) -> &RateLimiter;
     /// The client's address, when known.
     fn client_addr(&self) -> Option<IpAddr>;
+    /// The payment gateway `payInvoice` charges through.
+    fn payment_gateway(&self) -> &dyn crate::payments::PaymentGateway;
     /// Pushes a committed delivery to the queue. A failed push is logged,
     /// not returned: the row is in the outbox and the sweeper pushes it again.
     fn dispatch(&self, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send;
@@ -69,6 +74,10 @@ impl ContextExt for Context<'_> {
 
     fn client_addr(&self) -> Option<IpAddr> {
         self.data_opt::<ClientAddr>().and_then(|a| a.0)
+    }
+
+    fn payment_gateway(&self) -> &dyn crate::payments::PaymentGateway {
+        self.data_unchecked::<AppData>().payment_gateway.as_ref()
     }
 
     fn dispatch(&self, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send {

@@ -248,6 +248,8 @@ key_types! {
     InvitationsOfAccount;
     /// The portal users with access to an account.
     PortalUsersOfAccount;
+    /// A portal user by id.
+    PortalUserKey;
 }
 
 /// One row per id, filtered on the organization.
@@ -274,6 +276,7 @@ by_id!(LocationKey, location);
 by_id!(AssetTypeKey, asset_type);
 by_id!(InvoiceKey, invoice);
 by_id!(StaffUserKey, staff_user);
+by_id!(PortalUserKey, portal_user);
 
 impl Loader<OrganizationKey> for Batch {
     type Value = organization::Model;

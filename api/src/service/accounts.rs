@@ -212,7 +212,7 @@ pub async fn update_contact<C: super::Db>(
     let org = staff.organization_id;
     let change = validated_contact("input.", change)?;
     let txn = db.begin().await?;
-    let current = get(&txn, org, id).await?;
+    let current = lock(&txn, org, id).await?;
     let email_changed = change.email.as_ref().is_some_and(|new| *new != current.contact_email);
     let mut active: account::ActiveModel = current.into();
     if let Some(name) = change.name {
@@ -231,6 +231,26 @@ pub async fn update_contact<C: super::Db>(
     }
     txn.commit().await?;
     Ok(updated)
+}
+
+/// Takes the account's row lock (a no-op UPDATE) and returns the account.
+/// Call it as a transaction's first statement: concurrent changes of one
+/// account (a double click) then serialise on PostgreSQL and SQLite alike,
+/// and SQLite never has to upgrade a read lock, which can fail at once.
+///
+/// # Errors
+/// `NOT_FOUND`; internal on database failure.
+pub async fn lock(db: &impl ConnectionTrait, org: Uuid, account_id: Uuid) -> Result<account::Model, ApiError> {
+    let locked = account::Entity::update_many()
+        .col_expr(account::Column::UpdatedAt, Expr::col(account::Column::UpdatedAt))
+        .filter(account::Column::Id.eq(account_id))
+        .filter(account::Column::OrganizationId.eq(org))
+        .exec(db)
+        .await?;
+    if locked.rows_affected != 1 {
+        return Err(ApiError::NotFound("account"));
+    }
+    get(db, org, account_id).await
 }
 
 /// Whether an account is visible to the organization (used before writing

@@ -3,10 +3,13 @@
 
 use chrono::Utc;
 use entity::{audit_event, portal_user, staff_user};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::{error::ApiError, graphql::connection::Page};
 
 /// Who did it.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +34,46 @@ pub mod action {
     pub const INVITATION_ACCEPTED: &str = "INVITATION_ACCEPTED";
     /// A fresh link was requested from an expired or superseded one.
     pub const INVITATION_REQUESTED: &str = "INVITATION_REQUESTED";
+    /// A customer requested assets at one of its locations.
+    pub const ASSET_REQUESTED: &str = "ASSET_REQUESTED";
+    /// An asset request changed status (staff handling it, or the customer cancelling).
+    pub const ASSET_REQUEST_UPDATED: &str = "ASSET_REQUEST_UPDATED";
+    /// Staff removed a portal user's access to an account.
+    pub const PORTAL_USER_DISCONNECTED: &str = "PORTAL_USER_DISCONNECTED";
+    /// A customer paid an invoice in the portal.
+    pub const INVOICE_PAID: &str = "INVOICE_PAID";
+}
+
+/// A page of an account's audit log, newest first (`after` continues
+/// towards older events).
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn list_for_account(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    account_id: Uuid,
+    page: Page,
+    want_total: bool,
+) -> Result<(Vec<audit_event::Model>, Option<u64>), ApiError> {
+    let query = audit_event::Entity::find()
+        .filter(audit_event::Column::OrganizationId.eq(organization_id))
+        .filter(audit_event::Column::AccountId.eq(account_id));
+    let total = if want_total {
+        Some(query.clone().count(db).await?)
+    } else {
+        None
+    };
+    let mut rows = query;
+    if let Some(after) = page.after {
+        rows = rows.filter(audit_event::Column::Id.lt(after));
+    }
+    let rows = rows
+        .order_by_desc(audit_event::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    Ok((rows, total))
 }
 
 /// Writes one audit event.

@@ -13,7 +13,7 @@
 use chrono::{DateTime, Duration, Utc};
 use common::Settings;
 use entity::{
-    EmailKind, InvitationStatus, account, invitation, invitation_link, invitation_location, location, organization,
+    EmailKind, InvitationStatus, invitation, invitation_link, invitation_location, location, organization,
     portal_access, portal_user, staff_user,
 };
 use sea_orm::{
@@ -76,21 +76,6 @@ pub struct Queued {
     pub invitation: invitation::Model,
     /// The outbox row to push after commit.
     pub delivery_id: Option<Uuid>,
-}
-
-/// Takes the account's row lock first, so concurrent invites of one account
-/// (a double click) serialise on PostgreSQL and SQLite alike.
-async fn lock_account(db: &impl ConnectionTrait, org: Uuid, account_id: Uuid) -> Result<account::Model, ApiError> {
-    let locked = account::Entity::update_many()
-        .col_expr(account::Column::UpdatedAt, Expr::col(account::Column::UpdatedAt))
-        .filter(account::Column::Id.eq(account_id))
-        .filter(account::Column::OrganizationId.eq(org))
-        .exec(db)
-        .await?;
-    if locked.rows_affected != 1 {
-        return Err(ApiError::NotFound("account"));
-    }
-    super::accounts::get(db, org, account_id).await
 }
 
 async fn queue_email(
@@ -165,7 +150,7 @@ pub async fn invite<C: Db>(
 ) -> Result<Queued, ApiError> {
     let org_id = staff.organization_id;
     let txn = db.begin().await?;
-    let account = lock_account(&txn, org_id, account_id).await?;
+    let account = super::accounts::lock(&txn, org_id, account_id).await?;
     let email = account.contact_email.clone().ok_or(ApiError::ContactEmailMissing)?;
     let scope = match location_ids {
         None => None,
@@ -305,9 +290,11 @@ pub async fn resend<C: Db>(
     settings: &Settings,
 ) -> Result<Queued, ApiError> {
     let org_id = staff.organization_id;
+    // Read outside the transaction, then lock first thing inside it: on
+    // SQLite a transaction that reads before it writes can fail to upgrade.
+    let account_id = get(db, org_id, invitation_id).await?.account_id;
     let txn = db.begin().await?;
-    let current = get(&txn, org_id, invitation_id).await?;
-    lock_account(&txn, org_id, current.account_id).await?;
+    super::accounts::lock(&txn, org_id, account_id).await?;
     let current = get(&txn, org_id, invitation_id).await?;
     if matches!(current.status, InvitationStatus::Accepted | InvitationStatus::Revoked) {
         return Err(ApiError::bad_input(
@@ -344,7 +331,9 @@ pub async fn revoke<C: Db>(
     invitation_id: Uuid,
 ) -> Result<invitation::Model, ApiError> {
     let org_id = staff.organization_id;
+    let account_id = get(db, org_id, invitation_id).await?.account_id;
     let txn = db.begin().await?;
+    super::accounts::lock(&txn, org_id, account_id).await?;
     let current = get(&txn, org_id, invitation_id).await?;
     match current.status {
         InvitationStatus::Revoked => return Ok(current),
@@ -680,7 +669,7 @@ pub async fn request_new<C: Db>(db: &C, token: &str, settings: &Settings) -> Res
         return Ok(None);
     }
     let txn = db.begin().await?;
-    let account = lock_account(&txn, found.organization_id, found.account_id).await?;
+    let account = super::accounts::lock(&txn, found.organization_id, found.account_id).await?;
     let current = get(&txn, found.organization_id, found.id).await?;
     // The email on file must still be the invited one (a change would have
     // revoked the invitation; this guards the race). The double-click rule is

@@ -147,7 +147,7 @@ pub async fn create<C: super::Db>(db: &C, org: Uuid, input: NewInvoice) -> Resul
     let total = validate_lines(&input.lines)?;
 
     let txn = db.begin().await?;
-    accounts::ensure_exists(&txn, org, input.account_id).await?;
+    accounts::lock(&txn, org, input.account_id).await?;
     if let Some(location_id) = input.location_id {
         // Another organization's location answers like a missing one; one of
         // ours on another account is a mistake in the input.

@@ -3,7 +3,9 @@
 //! and the tenant boundary (every statement filters on the organization), and
 //! returns entity models or an [`ApiError`](crate::error::ApiError).
 
+pub mod access;
 pub mod accounts;
+pub mod asset_requests;
 pub mod assets;
 pub mod audit;
 pub mod deliveries;
@@ -12,6 +14,7 @@ pub mod invoices;
 pub mod locations;
 pub mod notices;
 pub mod organizations;
+pub mod payments;
 pub mod seed;
 pub mod sessions;
 pub mod validate;

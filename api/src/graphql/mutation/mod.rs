@@ -1,12 +1,15 @@
 //! Mutation resolvers, one module per domain, merged into [`Mutation`].
 
+mod access;
 mod accounts;
+mod asset_requests;
 mod assets;
 mod deliveries;
 mod invitations;
 mod invoices;
 mod locations;
 mod organization;
+mod payments;
 mod sessions;
 
 use async_graphql::MergedObject;
@@ -19,7 +22,10 @@ pub struct Mutation(
     accounts::AccountMutation,
     locations::LocationMutation,
     assets::AssetMutation,
+    asset_requests::AssetRequestMutation,
     invoices::InvoiceMutation,
+    payments::PaymentMutation,
     invitations::InvitationMutation,
     deliveries::DeliveryMutation,
+    access::AccessMutation,
 );

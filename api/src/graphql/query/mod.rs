@@ -1,6 +1,7 @@
 //! Query resolvers, one module per domain, merged into [`Query`].
 
 mod accounts;
+mod asset_requests;
 mod assets;
 mod invitations;
 mod invoices;
@@ -16,6 +17,7 @@ pub struct Query(
     accounts::AccountQuery,
     locations::LocationQuery,
     assets::AssetQuery,
+    asset_requests::AssetRequestQuery,
     invoices::InvoiceQuery,
     invitations::InvitationQuery,
 );

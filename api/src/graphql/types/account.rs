@@ -5,6 +5,7 @@ use entity::{AssetStatus as DbAssetStatus, InvoiceStatus as DbInvoiceStatus, acc
 
 use super::{
     asset::{Asset, AssetConnection, AssetStatus},
+    audit::{AuditEvent, AuditEventConnection},
     invitation::Invitation,
     invoice::{Invoice, InvoiceConnection, InvoiceStatus},
     location::{Location, LocationConnection},
@@ -12,13 +13,16 @@ use super::{
     to_id,
     user::PortalUser,
 };
-use crate::graphql::{
-    connection::{Node, Page, connection_types},
-    context::ContextExt,
-    loaders::{
-        AssetsAtLocation, InvitationsOfAccount, InvoicesOfAccount, LocationsOfAccount, PortalStatusOfAccount,
-        PortalUsersOfAccount,
+use crate::{
+    graphql::{
+        connection::{Connection, Node, Page, connection_types},
+        context::ContextExt,
+        loaders::{
+            AssetsAtLocation, InvitationsOfAccount, InvoicesOfAccount, LocationsOfAccount, PortalStatusOfAccount,
+            PortalUsersOfAccount,
+        },
     },
+    service::audit,
 };
 
 /// Whether the account's customer uses the portal.
@@ -182,6 +186,22 @@ impl Account {
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().rev().map(Invitation).collect())
+    }
+
+    /// Staff only: who invited, resent, revoked, accepted, requested, paid —
+    /// newest first (`after` continues towards older events).
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AuditEventConnection> {
+        let staff = ctx.viewer().require_staff()?;
+        let page = Page::new(first, after.as_deref())?;
+        let want_total = ctx.look_ahead().field("totalCount").exists();
+        let (rows, total) =
+            audit::list_for_account(ctx.db(), staff.organization_id, self.0.id, page, want_total).await?;
+        Ok(Connection::from_rows(rows.into_iter().map(AuditEvent).collect(), page, total).into())
     }
 
     /// Sum of amountDue over OPEN invoices.

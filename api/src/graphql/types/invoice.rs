@@ -124,6 +124,10 @@ impl Invoice {
 
     /// True when the viewer may pay it now (OPEN, amountDue > 0, payments enabled).
     async fn payable(&self, ctx: &Context<'_>) -> Result<bool> {
+        // Only portal users pay (staff get FORBIDDEN from payInvoice).
+        if !matches!(ctx.viewer(), crate::auth::Viewer::Portal { .. }) {
+            return Ok(false);
+        }
         if self.0.status != DbInvoiceStatus::Open || self.0.amount_due_cents <= 0 {
             return Ok(false);
         }

@@ -3,6 +3,8 @@
 
 pub mod account;
 pub mod asset;
+pub mod asset_request;
+pub mod audit;
 pub mod invitation;
 pub mod invoice;
 pub mod location;

@@ -1,0 +1,38 @@
+//! `payInvoice` (portal users).
+
+use async_graphql::{Context, ID, Object, Result};
+
+use crate::{
+    graphql::{
+        context::ContextExt,
+        types::{invoice::Payment, require_id},
+    },
+    service::payments::{self, PayInvoice},
+};
+
+/// Payment changes.
+#[derive(Default)]
+pub struct PaymentMutation;
+
+#[Object]
+impl PaymentMutation {
+    /// Pays an open invoice in full through the organization's payment gateway.
+    /// The same idempotencyKey never charges twice.
+    async fn pay_invoice(
+        &self,
+        ctx: &Context<'_>,
+        invoice_id: ID,
+        payment_method_token: String,
+        idempotency_key: String,
+    ) -> Result<Payment> {
+        let (payer, grants) = ctx.viewer().require_portal()?;
+        let request = PayInvoice {
+            invoice_id: require_id(&invoice_id, "invoice")?,
+            payment_method_token,
+            idempotency_key,
+        };
+        let paid = payments::pay(ctx.db(), ctx.payment_gateway(), ctx.settings(), payer, grants, request).await?;
+        ctx.dispatch(paid.delivery_id).await;
+        Ok(Payment(paid.payment))
+    }
+}

@@ -1,0 +1,632 @@
+//! Asset requests: a customer asks for assets at one of its locations, and
+//! staff take the request through its states.
+//!
+//! The states and who moves them:
+//! - SUBMITTED — made by a portal user ([`request`]);
+//! - staff: SUBMITTED → APPROVED | REJECTED (with a reason),
+//!   APPROVED → SCHEDULED → FULFILLED, SUBMITTED | APPROVED → CANCELLED
+//!   ([`update_status`]);
+//! - the requester: its own SUBMITTED | APPROVED request → CANCELLED ([`cancel`]).
+//!
+//! Every change writes the row, an audit event and its notice emails (outbox
+//! rows) in one transaction: ASSET_REQUEST_RECEIVED to each staff user of the
+//! organization when a request is made, ASSET_REQUEST_UPDATED to the requester
+//! when staff change its status. The caller pushes the returned deliveries
+//! after commit. A status change is one conditional UPDATE on the status it
+//! read, so two staff users acting at once cannot both move the request.
+//!
+//! Checks read before the transaction opens, and each transaction starts
+//! with its write: on SQLite a transaction that reads first and writes later
+//! fails with "database is locked" (instead of waiting) when another
+//! connection — the email queue marking a delivery sent — wrote in between.
+//! The conditional UPDATE keeps the read-then-write safe.
+//!
+//! What a portal user sees is decided by its grants (see
+//! [`visibility`](super::visibility)): requests at the locations it may see,
+//! whoever made them. Nothing here knows GraphQL.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use common::{Settings, outbox::Notice};
+use entity::{
+    AssetRequestStatus, EmailKind, account, asset_request, asset_type, location, organization, portal_user, staff_user,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::{Expr, Query},
+};
+use uuid::Uuid;
+
+use super::{
+    Db,
+    audit::{self, Actor, action},
+    notices, validate, visibility,
+};
+use crate::{auth::Grants, error::ApiError, graphql::connection::Page};
+
+/// Fewest assets one request may ask for.
+pub const MIN_QUANTITY: i32 = 1;
+/// Most assets one request may ask for (larger orders go through staff).
+pub const MAX_QUANTITY: i32 = 50;
+/// Longest `notes` accepted, in characters.
+pub const MAX_NOTES_LEN: usize = 2_000;
+/// Longest decline or cancel `reason` accepted, in characters.
+pub const MAX_REASON_LEN: usize = 2_000;
+
+/// A request as the customer enters it.
+#[derive(Debug, Clone)]
+pub struct NewAssetRequest {
+    /// Where the assets are wanted (a location the customer was granted).
+    pub location_id: Uuid,
+    /// What kind of asset (a requestable type of the organization).
+    pub asset_type_id: Uuid,
+    /// How many, [`MIN_QUANTITY`]..=[`MAX_QUANTITY`].
+    pub quantity: i32,
+    /// When they are needed; not in the past.
+    pub needed_by: Option<NaiveDate>,
+    /// Free text for staff, at most [`MAX_NOTES_LEN`] characters.
+    pub notes: Option<String>,
+}
+
+/// A request written, and the deliveries to push once committed.
+#[derive(Debug)]
+pub struct Changed {
+    /// The request as it is now.
+    pub request: asset_request::Model,
+    /// Outbox rows written with the change, to push after commit.
+    pub deliveries: Vec<Uuid>,
+}
+
+/// Whether staff may move a request from `from` to `to`.
+#[must_use]
+pub fn transition_allowed(from: AssetRequestStatus, to: AssetRequestStatus) -> bool {
+    use AssetRequestStatus::{Approved, Cancelled, Fulfilled, Rejected, Scheduled, Submitted};
+    matches!(
+        (from, to),
+        (Submitted, Approved | Rejected | Cancelled) | (Approved, Scheduled | Cancelled) | (Scheduled, Fulfilled)
+    )
+}
+
+/// Whether the requester may still cancel a request in `status`.
+#[must_use]
+pub fn cancellable(status: AssetRequestStatus) -> bool {
+    matches!(status, AssetRequestStatus::Submitted | AssetRequestStatus::Approved)
+}
+
+/// The earliest `neededBy` accepted: today where it is earliest (UTC−12), so
+/// a customer anywhere may ask for "today" and nobody for a day that has
+/// passed everywhere.
+#[must_use]
+pub fn earliest_needed_by(now: DateTime<Utc>) -> NaiveDate {
+    (now - Duration::hours(12)).date_naive()
+}
+
+/// Requests at the locations a portal user may see (whole-account grants and
+/// location grants), whoever made them.
+#[must_use]
+pub fn visible(grants: &Grants) -> Condition {
+    Condition::all().add(
+        asset_request::Column::LocationId.in_subquery(
+            Query::select()
+                .column(location::Column::Id)
+                .from(location::Entity)
+                .cond_where(visibility::locations(grants))
+                .to_owned(),
+        ),
+    )
+}
+
+/// A page of the organization's asset requests (narrowed by `visible` for a
+/// portal user), optionally in one status, in id order.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    org: Uuid,
+    status: Option<AssetRequestStatus>,
+    visible: Option<Condition>,
+    page: Page,
+    want_total: bool,
+) -> Result<(Vec<asset_request::Model>, Option<u64>), ApiError> {
+    let mut query = asset_request::Entity::find().filter(asset_request::Column::OrganizationId.eq(org));
+    if let Some(visible) = visible {
+        query = query.filter(visible);
+    }
+    if let Some(status) = status {
+        query = query.filter(asset_request::Column::Status.eq(status));
+    }
+    super::paginate(db, query, asset_request::Column::Id, page, want_total).await
+}
+
+/// One asset request of the organization.
+///
+/// # Errors
+/// `NOT_FOUND`; internal on database failure.
+pub async fn get(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<asset_request::Model, ApiError> {
+    asset_request::Entity::find_by_id(id)
+        .filter(asset_request::Column::OrganizationId.eq(org))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("asset request"))
+}
+
+/// Checks what the customer typed; returns the trimmed notes.
+fn validate_input(input: &NewAssetRequest, now: DateTime<Utc>) -> Result<Option<String>, ApiError> {
+    if !(MIN_QUANTITY..=MAX_QUANTITY).contains(&input.quantity) {
+        return Err(ApiError::bad_input(
+            "input.quantity",
+            format!("the quantity must be between {MIN_QUANTITY} and {MAX_QUANTITY}"),
+        ));
+    }
+    if let Some(needed_by) = input.needed_by
+        && needed_by < earliest_needed_by(now)
+    {
+        return Err(ApiError::bad_input(
+            "input.neededBy",
+            "the date the assets are needed by must not be in the past",
+        ));
+    }
+    validate::optional("input.notes", input.notes.as_deref(), MAX_NOTES_LEN)
+}
+
+/// The rows a request's emails and audit detail describe it with.
+struct Described {
+    organization: organization::Model,
+    account: account::Model,
+    location: location::Model,
+    asset_type: asset_type::Model,
+}
+
+impl Described {
+    async fn load(db: &impl ConnectionTrait, request: &asset_request::Model) -> Result<Self, ApiError> {
+        let org = request.organization_id;
+        let location = super::locations::find(db, org, request.location_id)
+            .await?
+            .ok_or(ApiError::NotFound("location"))?;
+        let asset_type = find_asset_type(db, org, request.asset_type_id).await?;
+        Ok(Self {
+            organization: super::organizations::get(db, org).await?,
+            account: super::accounts::get(db, org, location.account_id).await?,
+            location,
+            asset_type,
+        })
+    }
+
+    /// "2 × Standard portable toilet at Tower site"
+    fn summary(&self, request: &asset_request::Model) -> String {
+        format!(
+            "{} × {} at {}",
+            request.quantity, self.asset_type.name, self.location.name
+        )
+    }
+
+    /// The label/value lines every notice about the request carries.
+    fn details(&self, request: &asset_request::Model) -> Vec<(String, String)> {
+        let l = &self.location;
+        let address = [Some(l.line1.as_str()), l.line2.as_deref(), Some(l.city.as_str())]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+        vec![
+            (
+                "Account".to_owned(),
+                format!("{} {}", self.account.number, self.account.name),
+            ),
+            ("Location".to_owned(), format!("{} ({address})", l.name)),
+            ("Asset type".to_owned(), self.asset_type.name.clone()),
+            ("Quantity".to_owned(), request.quantity.to_string()),
+            (
+                "Needed by".to_owned(),
+                request
+                    .needed_by
+                    .map_or_else(|| "—".to_owned(), |d| d.format("%Y-%m-%d").to_string()),
+            ),
+            (
+                "Notes".to_owned(),
+                request.notes.clone().unwrap_or_else(|| "—".to_owned()),
+            ),
+        ]
+    }
+}
+
+async fn find_asset_type(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<asset_type::Model, ApiError> {
+    asset_type::Entity::find_by_id(id)
+        .filter(asset_type::Column::OrganizationId.eq(org))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("asset type"))
+}
+
+/// How a status reads in a sentence: "Your request was …".
+fn status_words(status: AssetRequestStatus) -> &'static str {
+    match status {
+        AssetRequestStatus::Submitted => "submitted",
+        AssetRequestStatus::Approved => "approved",
+        AssetRequestStatus::Scheduled => "scheduled",
+        AssetRequestStatus::Fulfilled => "fulfilled",
+        AssetRequestStatus::Cancelled => "cancelled",
+        AssetRequestStatus::Rejected => "declined",
+    }
+}
+
+/// The line of a status-change email that says what happens next.
+fn what_next(status: AssetRequestStatus) -> &'static str {
+    match status {
+        AssetRequestStatus::Submitted => "We will look at it shortly.",
+        AssetRequestStatus::Approved => "We will let you know when the delivery is scheduled.",
+        AssetRequestStatus::Scheduled => "The delivery is planned; we will let you know once it is done.",
+        AssetRequestStatus::Fulfilled => "The assets were delivered. Thank you for your business.",
+        AssetRequestStatus::Cancelled => "Nothing will be delivered for this request.",
+        AssetRequestStatus::Rejected => "If you have questions, reply to your usual contact.",
+    }
+}
+
+/// The SCREAMING_CASE name of a status, as the API spells it.
+fn status_name(status: AssetRequestStatus) -> &'static str {
+    match status {
+        AssetRequestStatus::Submitted => "SUBMITTED",
+        AssetRequestStatus::Approved => "APPROVED",
+        AssetRequestStatus::Scheduled => "SCHEDULED",
+        AssetRequestStatus::Fulfilled => "FULFILLED",
+        AssetRequestStatus::Cancelled => "CANCELLED",
+        AssetRequestStatus::Rejected => "REJECTED",
+    }
+}
+
+/// A portal user requests assets at one of its locations: the request
+/// (SUBMITTED), an ASSET_REQUESTED audit event and an ASSET_REQUEST_RECEIVED
+/// email to every staff user of the organization, in one transaction.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `input.quantity`, `input.neededBy`, `input.notes`, or
+/// `input.assetTypeId` for a type customers may not request; `NOT_FOUND` for
+/// a location the user was not granted or an asset type that is not the
+/// organization's; internal on database failure. Nothing is written on error.
+#[tracing::instrument(skip_all, fields(portal_user = %user.id, location = %input.location_id))]
+pub async fn request<C: Db>(
+    db: &C,
+    settings: &Settings,
+    user: &portal_user::Model,
+    grants: &Grants,
+    input: NewAssetRequest,
+) -> Result<Changed, ApiError> {
+    let org = user.organization_id;
+    let now = Utc::now();
+    let notes = validate_input(&input, now)?;
+
+    let location = super::locations::find(db, org, input.location_id)
+        .await?
+        .filter(|l| grants.sees_location(l.id, l.account_id))
+        .ok_or(ApiError::NotFound("location"))?;
+    let asset_type = find_asset_type(db, org, input.asset_type_id).await?;
+    if !asset_type.requestable {
+        return Err(ApiError::bad_input(
+            "input.assetTypeId",
+            format!("{} cannot be requested in the portal", asset_type.name),
+        ));
+    }
+
+    // The transaction opens with its first write (see the module doc).
+    let txn = db.begin().await?;
+    let request = asset_request::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(org),
+        location_id: Set(location.id),
+        asset_type_id: Set(asset_type.id),
+        quantity: Set(input.quantity),
+        needed_by: Set(input.needed_by),
+        notes: Set(notes),
+        status: Set(AssetRequestStatus::Submitted),
+        reason: Set(None),
+        requested_by: Set(Some(user.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let described = Described {
+        organization: super::organizations::get(&txn, org).await?,
+        account: super::accounts::get(&txn, org, location.account_id).await?,
+        location,
+        asset_type,
+    };
+    let summary = described.summary(&request);
+    audit::record(
+        &txn,
+        org,
+        Some(described.account.id),
+        Actor::Portal(user),
+        action::ASSET_REQUESTED,
+        Some(summary.clone()),
+    )
+    .await?;
+
+    let mut details = vec![("Customer".to_owned(), format!("{} <{}>", user.name, user.email))];
+    details.extend(described.details(&request));
+    let notice = Notice {
+        heading: format!("New asset request from {}", described.account.name),
+        paragraphs: vec![
+            format!("{} requested {summary}.", user.name),
+            "Approve, schedule or decline it in the Customer Center; the customer is emailed at every step.".to_owned(),
+        ],
+        details,
+        organization_name: described.organization.name.clone(),
+    };
+    let staff = staff_user::Entity::find()
+        .filter(staff_user::Column::OrganizationId.eq(org))
+        .order_by_asc(staff_user::Column::Id)
+        .all(&txn)
+        .await?;
+    let mut deliveries = Vec::with_capacity(staff.len());
+    for member in &staff {
+        deliveries.push(
+            notices::queue(
+                &txn,
+                settings,
+                org,
+                EmailKind::AssetRequestReceived,
+                &member.email,
+                format!("New asset request: {summary}"),
+                &notice,
+            )
+            .await?,
+        );
+    }
+    txn.commit().await?;
+    tracing::info!(request = %request.id, staff_notified = deliveries.len(), "asset requested");
+    Ok(Changed { request, deliveries })
+}
+
+/// Moves a request from the status it was read in to `to`, with `reason`;
+/// answers the row as it is now. A concurrent change in between is reported
+/// as the transition it would now be.
+async fn move_status(
+    db: &impl ConnectionTrait,
+    current: &asset_request::Model,
+    to: AssetRequestStatus,
+    reason: Option<String>,
+    field: &'static str,
+) -> Result<asset_request::Model, ApiError> {
+    let mut update = asset_request::Entity::update_many()
+        .col_expr(asset_request::Column::Status, Expr::value(to))
+        .col_expr(asset_request::Column::UpdatedAt, Expr::value(Utc::now()));
+    if reason.is_some() {
+        update = update.col_expr(asset_request::Column::Reason, Expr::value(reason));
+    }
+    let moved = update
+        .filter(asset_request::Column::Id.eq(current.id))
+        .filter(asset_request::Column::OrganizationId.eq(current.organization_id))
+        .filter(asset_request::Column::Status.eq(current.status))
+        .exec(db)
+        .await?;
+    let now = get(db, current.organization_id, current.id).await?;
+    if moved.rows_affected != 1 {
+        return Err(ApiError::bad_input(
+            field,
+            format!(
+                "the request changed meanwhile and is now {}; it cannot become {}",
+                status_name(now.status),
+                status_name(to)
+            ),
+        ));
+    }
+    Ok(now)
+}
+
+/// The requester cancels its own request while it is SUBMITTED or APPROVED,
+/// with an ASSET_REQUEST_UPDATED audit event, in one transaction.
+///
+/// # Errors
+/// `NOT_FOUND` for a request that is not this user's or is at a location it
+/// can no longer see; `BAD_USER_INPUT` on `id` once it is past APPROVED;
+/// internal on database failure.
+#[tracing::instrument(skip_all, fields(portal_user = %user.id, request = %id))]
+pub async fn cancel<C: Db>(
+    db: &C,
+    user: &portal_user::Model,
+    grants: &Grants,
+    id: Uuid,
+) -> Result<asset_request::Model, ApiError> {
+    let org = user.organization_id;
+    let current = get(db, org, id).await?;
+    if current.requested_by != Some(user.id) {
+        return Err(ApiError::NotFound("asset request"));
+    }
+    let described = Described::load(db, &current).await?;
+    if !grants.sees_location(described.location.id, described.location.account_id) {
+        return Err(ApiError::NotFound("asset request"));
+    }
+    if !cancellable(current.status) {
+        return Err(ApiError::bad_input(
+            "id",
+            format!(
+                "a request that is {} can no longer be cancelled",
+                status_name(current.status)
+            ),
+        ));
+    }
+    let txn = db.begin().await?;
+    let cancelled = move_status(&txn, &current, AssetRequestStatus::Cancelled, None, "id").await?;
+    audit::record(
+        &txn,
+        org,
+        Some(described.account.id),
+        Actor::Portal(user),
+        action::ASSET_REQUEST_UPDATED,
+        Some(format!(
+            "{}: {} → CANCELLED by the customer",
+            described.summary(&cancelled),
+            status_name(current.status)
+        )),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(cancelled)
+}
+
+/// Staff move a request on (see the module doc for the transitions): the
+/// change (with the reason when declined or cancelled), an
+/// ASSET_REQUEST_UPDATED audit event and an ASSET_REQUEST_UPDATED email to
+/// the requester, in one transaction.
+///
+/// `reason` is required for REJECTED, optional for CANCELLED and refused for
+/// the other statuses; an empty one counts as none.
+///
+/// # Errors
+/// `NOT_FOUND`; `BAD_USER_INPUT` on `status` for a transition that is not
+/// allowed (naming it), on `reason` when declining without one or giving one
+/// where it means nothing; internal on database failure.
+#[tracing::instrument(skip_all, fields(staff_user = %staff.id, request = %id, to = status_name(to)))]
+pub async fn update_status<C: Db>(
+    db: &C,
+    settings: &Settings,
+    staff: &staff_user::Model,
+    id: Uuid,
+    to: AssetRequestStatus,
+    reason: Option<&str>,
+) -> Result<Changed, ApiError> {
+    let org = staff.organization_id;
+    let current = get(db, org, id).await?;
+    if !transition_allowed(current.status, to) {
+        return Err(ApiError::bad_input(
+            "status",
+            format!(
+                "an asset request cannot go from {} to {}",
+                status_name(current.status),
+                status_name(to)
+            ),
+        ));
+    }
+    let reason = validate::optional("reason", reason, MAX_REASON_LEN)?;
+    match (to, &reason) {
+        (AssetRequestStatus::Rejected, None) => {
+            return Err(ApiError::bad_input(
+                "reason",
+                "say why the request is declined: the customer is told the reason",
+            ));
+        }
+        (AssetRequestStatus::Rejected | AssetRequestStatus::Cancelled, _) | (_, None) => {}
+        (_, Some(_)) => {
+            return Err(ApiError::bad_input(
+                "reason",
+                "a reason is only recorded when declining (REJECTED) or cancelling (CANCELLED)",
+            ));
+        }
+    }
+    let txn = db.begin().await?;
+    let updated = move_status(&txn, &current, to, reason.clone(), "status").await?;
+    let described = Described::load(&txn, &updated).await?;
+    let summary = described.summary(&updated);
+    let mut detail = format!("{summary}: {} → {}", status_name(current.status), status_name(to));
+    if let Some(reason) = &reason {
+        detail.push_str(&format!(" (reason: {reason})"));
+    }
+    audit::record(
+        &txn,
+        org,
+        Some(described.account.id),
+        Actor::Staff(staff),
+        action::ASSET_REQUEST_UPDATED,
+        Some(detail),
+    )
+    .await?;
+
+    let requester = match updated.requested_by {
+        Some(user_id) => {
+            portal_user::Entity::find_by_id(user_id)
+                .filter(portal_user::Column::OrganizationId.eq(org))
+                .one(&txn)
+                .await?
+        }
+        None => None,
+    };
+    let mut deliveries = Vec::new();
+    if let Some(requester) = requester {
+        let words = status_words(to);
+        let mut paragraphs = vec![format!("Your request for {summary} was {words}.")];
+        if let Some(reason) = &reason {
+            paragraphs.push(format!("Reason: {reason}"));
+        }
+        paragraphs.push(what_next(to).to_owned());
+        let mut details = described.details(&updated);
+        details.push(("Status".to_owned(), status_name(to).to_owned()));
+        if let Some(reason) = &reason {
+            details.push(("Reason".to_owned(), reason.clone()));
+        }
+        let notice = Notice {
+            heading: format!("Your asset request was {words}"),
+            paragraphs,
+            details,
+            organization_name: described.organization.name.clone(),
+        };
+        deliveries.push(
+            notices::queue(
+                &txn,
+                settings,
+                org,
+                EmailKind::AssetRequestUpdated,
+                &requester.email,
+                format!("Your asset request was {words}: {summary}"),
+                &notice,
+            )
+            .await?,
+        );
+    }
+    txn.commit().await?;
+    tracing::info!(
+        from = status_name(current.status),
+        emailed = deliveries.len(),
+        "asset request updated"
+    );
+    Ok(Changed {
+        request: updated,
+        deliveries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AssetRequestStatus::{Approved, Cancelled, Fulfilled, Rejected, Scheduled, Submitted};
+
+    #[test]
+    fn only_the_sensible_transitions_are_allowed() {
+        let all = [Submitted, Approved, Scheduled, Fulfilled, Cancelled, Rejected];
+        let allowed: Vec<_> = all
+            .iter()
+            .flat_map(|from| all.iter().map(move |to| (*from, *to)))
+            .filter(|(from, to)| transition_allowed(*from, *to))
+            .collect();
+        assert_eq!(
+            allowed,
+            vec![
+                (Submitted, Approved),
+                (Submitted, Cancelled),
+                (Submitted, Rejected),
+                (Approved, Scheduled),
+                (Approved, Cancelled),
+                (Scheduled, Fulfilled),
+            ]
+        );
+        assert!(cancellable(Submitted) && cancellable(Approved));
+        assert!(!cancellable(Scheduled) && !cancellable(Rejected));
+    }
+
+    #[test]
+    fn needed_by_today_is_accepted_anywhere_and_yesterday_nowhere() {
+        let now = "2026-11-30T06:00:00Z".parse::<DateTime<Utc>>().expect("time");
+        // In UTC−12 it is still the 29th.
+        assert_eq!(earliest_needed_by(now).to_string(), "2026-11-29");
+        let input = |d: &str| NewAssetRequest {
+            location_id: Uuid::nil(),
+            asset_type_id: Uuid::nil(),
+            quantity: 1,
+            needed_by: Some(d.parse().expect("date")),
+            notes: None,
+        };
+        assert!(validate_input(&input("2026-11-29"), now).is_ok());
+        let err = validate_input(&input("2026-11-28"), now).expect_err("past");
+        assert!(matches!(err, ApiError::BadInput { ref field, .. } if field == "input.neededBy"));
+    }
+}

@@ -1,0 +1,71 @@
+//! `bench`: the Customer Portal's benchmarks, run against the real api, real
+//! `worker` processes, PostgreSQL and Redis on this machine.
+//!
+//! ```sh
+//! cargo build --release -p bench -p worker
+//! cargo run --release -p bench -- queue [--emails N] [--latency M] [--quick] [--json PATH]
+//! ```
+//!
+//! - [`queue`]: the email queue — what the SMTP sink accepts from a bare
+//!   client, what one and two workers drain into it, and the time from
+//!   `inviteToPortal` returning to the email arriving.
+//! - [`harness`]: the throw-away PostgreSQL database, Redis namespace, SMTP
+//!   sink and in-process api a run uses, and a small GraphQL client.
+//! - [`workers`]: the `worker` processes.
+//! - [`report`]: statistics, the printed table and the JSON file.
+//!
+//! Timings on a shared machine are noisy, so the figures that matter are the
+//! ratios between measures taken in the same run.
+
+mod harness;
+mod queue;
+mod report;
+mod workers;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    about = "Customer Portal benchmarks (PostgreSQL and Redis on this machine)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The email queue: bare SMTP client vs. 1 and 2 workers draining a
+    /// backlog into a loopback SMTP sink, and invite-to-email latency.
+    Queue(queue::QueueArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if std::env::var_os("BENCH_LOG").is_some() {
+        common::telemetry::init(common::LogFormat::Pretty);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("bench: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Queue(args) => queue::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bench failed: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
