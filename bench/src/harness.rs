@@ -156,23 +156,7 @@ async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::MultiplexedConne
 }
 
 async fn scan(conn: &mut redis::aio::MultiplexedConnection, pattern: &str) -> anyhow::Result<Vec<String>> {
-    let mut keys = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, mut batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await?;
-        keys.append(&mut batch);
-        if next == 0 {
-            return Ok(keys);
-        }
-        cursor = next;
-    }
+    Ok(testkit::redis_keys::scan(conn, pattern).await?)
 }
 
 /// The environment both the api and the workers run with: everything the

@@ -5,4 +5,5 @@
 //! drains the queue into. It is fast enough not to be the bottleneck of
 //! either: its bare-client rate is far above what the workers reach.
 
+pub mod redis_keys;
 pub mod smtp_sink;

@@ -276,24 +276,7 @@ impl RedisNamespace {
 }
 
 async fn scan(conn: &mut redis::aio::MultiplexedConnection, pattern: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, mut batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await
-            .expect("SCAN");
-        keys.append(&mut batch);
-        if next == 0 {
-            return keys;
-        }
-        cursor = next;
-    }
+    testkit::redis_keys::scan(conn, pattern).await.expect("SCAN")
 }
 
 impl Drop for RedisNamespace {

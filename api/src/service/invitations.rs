@@ -17,8 +17,8 @@ use entity::{
     portal_access, portal_user, staff_user,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, Set, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -278,6 +278,23 @@ pub async fn get(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<invit
         .ok_or(ApiError::NotFound("invitation"))
 }
 
+/// Opens a transaction that holds the invitation's account lock and returns
+/// the invitation as it is under that lock. The invitation is read once
+/// outside the transaction (to find its account) so that the lock is the
+/// transaction's first statement: on SQLite a transaction that reads before
+/// it writes can fail to upgrade its lock.
+async fn begin_locked<C: Db>(
+    db: &C,
+    org_id: Uuid,
+    invitation_id: Uuid,
+) -> Result<(DatabaseTransaction, invitation::Model), ApiError> {
+    let account_id = get(db, org_id, invitation_id).await?.account_id;
+    let txn = db.begin().await?;
+    super::accounts::lock(&txn, org_id, account_id).await?;
+    let current = get(&txn, org_id, invitation_id).await?;
+    Ok((txn, current))
+}
+
 /// Sends a fresh link: links in earlier emails stop working, expiry restarts.
 ///
 /// # Errors
@@ -290,12 +307,7 @@ pub async fn resend<C: Db>(
     settings: &Settings,
 ) -> Result<Queued, ApiError> {
     let org_id = staff.organization_id;
-    // Read outside the transaction, then lock first thing inside it: on
-    // SQLite a transaction that reads before it writes can fail to upgrade.
-    let account_id = get(db, org_id, invitation_id).await?.account_id;
-    let txn = db.begin().await?;
-    super::accounts::lock(&txn, org_id, account_id).await?;
-    let current = get(&txn, org_id, invitation_id).await?;
+    let (txn, current) = begin_locked(db, org_id, invitation_id).await?;
     if matches!(current.status, InvitationStatus::Accepted | InvitationStatus::Revoked) {
         return Err(ApiError::bad_input(
             "invitationId",
@@ -331,10 +343,7 @@ pub async fn revoke<C: Db>(
     invitation_id: Uuid,
 ) -> Result<invitation::Model, ApiError> {
     let org_id = staff.organization_id;
-    let account_id = get(db, org_id, invitation_id).await?.account_id;
-    let txn = db.begin().await?;
-    super::accounts::lock(&txn, org_id, account_id).await?;
-    let current = get(&txn, org_id, invitation_id).await?;
+    let (txn, current) = begin_locked(db, org_id, invitation_id).await?;
     match current.status {
         InvitationStatus::Revoked => return Ok(current),
         InvitationStatus::Accepted => {
