@@ -2,22 +2,32 @@
 //! `worker` processes, PostgreSQL and Redis on this machine.
 //!
 //! ```sh
-//! cargo build --release -p bench -p worker
-//! cargo run --release -p bench -- queue [--emails N] [--latency M] [--quick] [--json PATH]
+//! cargo build --release -p bench -p worker -p api
+//! cargo run --release -p bench -- all [--quick] [--json PATH]
+//! cargo run --release -p bench -- dashboard [--seconds S] [--connections N] [--quick]
+//! cargo run --release -p bench -- queue [--emails N] [--latency M] [--quick]
 //! ```
 //!
+//! - [`all`]: everything below in one run, and the table of targets.
+//! - [`dashboard`]: the staff and portal dashboards over HTTP against the
+//!   minimal SQL for the same rows, and the api's resident memory, on the
+//!   fixed data set of [`dataset`]; [`load`] is the load generator.
 //! - [`queue`]: the email queue — what the SMTP sink accepts from a bare
 //!   client, what one and two workers drain into it, and the time from
 //!   `inviteToPortal` returning to the email arriving.
 //! - [`harness`]: the throw-away PostgreSQL database, Redis namespace, SMTP
 //!   sink and in-process api a run uses, and a small GraphQL client.
-//! - [`workers`]: the `worker` processes.
+//! - [`workers`]: the `worker` and `api` processes, their CPU and memory.
 //! - [`report`]: statistics, the printed table and the JSON file.
 //!
 //! Timings on a shared machine are noisy, so the figures that matter are the
 //! ratios between measures taken in the same run.
 
+mod all;
+mod dashboard;
+mod dataset;
 mod harness;
+mod load;
 mod queue;
 mod report;
 mod workers;
@@ -39,6 +49,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Everything: the dashboards, the queue, memory, and the targets table.
+    All(all::AllArgs),
+    /// The staff and portal dashboards at 32 connections against the raw-SQL
+    /// ceiling, on the fixed data set, and the api's resident memory.
+    Dashboard(dashboard::DashboardArgs),
     /// The email queue: bare SMTP client vs. 1 and 2 workers draining a
     /// backlog into a loopback SMTP sink, and invite-to-email latency.
     Queue(queue::QueueArgs),
@@ -58,6 +73,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::All(args) => all::run(args).await,
+            Command::Dashboard(args) => dashboard::run(args).await,
             Command::Queue(args) => queue::run(args).await,
         }
     });

@@ -51,7 +51,7 @@ use testkit::smtp_sink::SmtpSink;
 use crate::{
     harness::{Api, BenchDatabase, BenchRedis, ORGANIZATION, process_env, scratch_dir},
     report::{BareClient, Drain, Latency, QueueReport, Rate},
-    workers::{self, WorkerProcess},
+    workers::{self, Memory, WorkerProcess},
 };
 
 /// `OUTBOX_REDELIVER_SECONDS` of the run's api and workers unless
@@ -104,6 +104,37 @@ struct Plan {
 /// When PostgreSQL, Redis or the worker binary are missing, a measure times
 /// out, or an email did not arrive exactly once.
 pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
+    let json_path = match &args.json {
+        Some(path) => path.clone(),
+        None => default_json_path()?,
+    };
+    let report = measure_all(args).await?;
+    println!("{}", report.table());
+    report.write_json(&json_path)?;
+    println!("JSON: {}", json_path.display());
+    if !report.exactly_once {
+        bail!("not every email arrived exactly once (see above)");
+    }
+    Ok(())
+}
+
+/// The options `bench all` runs the queue measures with.
+pub fn args_for_all(quick: bool) -> QueueArgs {
+    QueueArgs {
+        emails: None,
+        latency: None,
+        quick,
+        json: None,
+        outbox_redeliver_seconds: REDELIVER_SECONDS,
+    }
+}
+
+/// Runs every queue measure and returns the report (printing progress only).
+///
+/// # Errors
+/// As [`run`], except that emails not arriving exactly once is reported in
+/// [`QueueReport::exactly_once`] rather than as an error.
+pub async fn measure_all(args: QueueArgs) -> anyhow::Result<QueueReport> {
     let defaults = Settings::from_lookup(|_| None).context("the product's default settings")?;
     let plan = Plan {
         quick: args.quick,
@@ -122,10 +153,6 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
     if plan.emails == 0 {
         bail!("--emails must be at least 1");
     }
-    let json_path = match args.json {
-        Some(path) => path,
-        None => default_json_path()?,
-    };
     if cfg!(debug_assertions) {
         eprintln!("bench: WARNING: this is a debug build; run with `--release` for meaningful figures");
     }
@@ -157,25 +184,14 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<()> {
         latency: measured.latency,
         exactly_once: all_once,
         sink_messages: measured.sink_messages,
+        worker_memory_idle: measured.worker_memory_idle,
     };
-    println!("{}", report.table());
-    report.write_json(&json_path)?;
-    println!("JSON: {}", json_path.display());
-    if !report.exactly_once {
-        bail!("not every email arrived exactly once (see above)");
-    }
-    Ok(())
+    Ok(report)
 }
 
-/// `<cargo target dir>/bench/queue.json`: the bench binary lives in
-/// `<target>/release/` (or `<target>/debug/`).
+/// `<cargo target dir>/bench/queue.json`.
 fn default_json_path() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating the bench binary")?;
-    let target = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .context("the bench binary is not inside a cargo target directory; pass --json PATH")?;
-    Ok(target.join("bench").join("queue.json"))
+    crate::report::default_json_path("queue.json")
 }
 
 fn progress(message: &str) {
@@ -189,6 +205,7 @@ struct Measured {
     drain: Vec<Drain>,
     latency: Option<Latency>,
     sink_messages: usize,
+    worker_memory_idle: Option<Memory>,
 }
 
 async fn in_database(plan: &Plan, database: &BenchDatabase) -> anyhow::Result<(Measured, bool)> {
@@ -301,8 +318,8 @@ async fn measure(
     progress(&format!("queued {n} invitations"));
     let second = drain(plan, sink, worker_env, &two, 2, bare[1].rate.per_second, &mut checks).await?;
 
-    let latency = if plan.latency_samples == 0 {
-        None
+    let (latency, worker_memory_idle) = if plan.latency_samples == 0 {
+        (None, None)
     } else {
         let accounts = create_accounts(api, "lat", plan.latency_samples).await?;
         latency(plan, api, sink, worker_env, &accounts, &mut checks).await?
@@ -325,6 +342,7 @@ async fn measure(
         drain: vec![first, second],
         latency,
         sink_messages: sink.count(),
+        worker_memory_idle,
     };
     Ok((measured, checks.failures.is_empty()))
 }
@@ -513,6 +531,10 @@ async fn drain(
     let worker_cpu_ms_per_email = worker_cpu(&processes)
         .zip(cpu_at_start)
         .map(|(now, then)| now.saturating_sub(then).as_secs_f64() * 1000.0 / n as f64);
+    let worker_memory = processes
+        .iter()
+        .filter_map(WorkerProcess::memory)
+        .max_by_key(|m| m.peak_rss_kib);
     let rate = Rate::new(n, end.duration_since(start).as_secs_f64());
     let expected: Vec<String> = accounts.iter().map(|a| a.email.clone()).collect();
     checks
@@ -525,6 +547,7 @@ async fn drain(
         ratio_to_bare: rate.per_second / bare_rate,
         rate,
         worker_cpu_ms_per_email,
+        worker_memory,
     };
     progress(&format!(
         "{count} worker(s): {n} emails in {:.3} s = {:.1}/s ({:.3} of the bare client)",
@@ -585,10 +608,11 @@ async fn latency(
     worker_env: &HashMap<String, String>,
     accounts: &[BenchAccount],
     checks: &mut Checks,
-) -> anyhow::Result<Option<Latency>> {
+) -> anyhow::Result<(Option<Latency>, Option<Memory>)> {
     let processes = workers::spawn(&plan.worker_bin, worker_env, 1).await?;
     // Let it settle into idle polling.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_memory = processes.first().and_then(WorkerProcess::memory);
     let first = sink.count();
     let mut samples = Vec::with_capacity(accounts.len());
     for (i, account) in accounts.iter().enumerate() {
@@ -613,7 +637,7 @@ async fn latency(
             latency.samples, latency.median_ms, latency.p90_ms
         ));
     }
-    Ok(latency)
+    Ok((latency, idle_memory))
 }
 
 /// The pause before latency sample `i`: spread evenly (golden-ratio steps)

@@ -54,6 +54,9 @@ pub struct Drain {
     /// CPU time the worker processes used per email while draining
     /// (Linux only; 10 ms resolution).
     pub worker_cpu_ms_per_email: Option<f64>,
+    /// The busiest worker's resident memory at the end of the drain, with
+    /// its peak (Linux only).
+    pub worker_memory: Option<crate::workers::Memory>,
 }
 
 /// Times from `inviteToPortal` returning to the email's arrival.
@@ -135,6 +138,8 @@ pub struct QueueReport {
     pub exactly_once: bool,
     /// Messages the sink accepted in the whole run.
     pub sink_messages: usize,
+    /// One worker's resident memory once ready and idle (Linux only).
+    pub worker_memory_idle: Option<crate::workers::Memory>,
 }
 
 impl QueueReport {
@@ -213,6 +218,18 @@ impl QueueReport {
                 let _ = writeln!(out, "latency: not measured (--latency 0)");
             }
         }
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        let idle = self
+            .worker_memory_idle
+            .map_or_else(|| "n/a".to_owned(), |m| format!("{:.1} MiB", mib(m.rss_kib)));
+        let peak = self
+            .drain
+            .iter()
+            .filter_map(|d| d.worker_memory)
+            .map(|m| m.peak_rss_kib)
+            .max()
+            .map_or_else(|| "n/a".to_owned(), |kib| format!("{:.1} MiB", mib(kib)));
+        let _ = writeln!(out, "worker resident memory: idle {idle}, peak while draining {peak}");
         let _ = writeln!(out, "{}", "-".repeat(110));
         let _ = writeln!(
             out,
@@ -228,14 +245,36 @@ impl QueueReport {
     /// # Errors
     /// When the file cannot be written.
     pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))
+        write_json(self, path)
     }
+}
+
+/// Writes `value` as pretty JSON to `path`, creating its directory.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn write_json<T: Serialize>(value: &T, path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+/// `<cargo target dir>/bench/<file>`: the bench binary lives in
+/// `<target>/release/` (or `<target>/debug/`).
+///
+/// # Errors
+/// When the binary is not inside a cargo target directory.
+pub fn default_json_path(file: &str) -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe().context("locating the bench binary")?;
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("the bench binary is not inside a cargo target directory; pass --json PATH")?;
+    Ok(target.join("bench").join(file))
 }
 
 fn row(out: &mut String, label: &str, rate: &Rate, ratio: String) {
