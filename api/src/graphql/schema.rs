@@ -1,10 +1,7 @@
 //! Builds the schema with its limits, and labels each operation for metrics.
 
-use std::sync::{Arc, Mutex};
-
 use async_graphql::{
-    EmptySubscription, Schema, ServerResult, ValidationResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation},
+    EmptySubscription, Schema,
     parser::types::{ExecutableDocument, Selection},
 };
 
@@ -26,76 +23,38 @@ pub fn build_schema(data: Option<AppData>) -> AppSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
-        .limit_directives(16)
-        .extension(OperationLabeler);
+        .limit_directives(16);
     if let Some(data) = data {
         builder = builder.data(data);
     }
     builder.finish()
 }
 
-/// The metrics label of one request's operation, filled while parsing: the
-/// root fields it selects (bounded by the schema once validated), or
-/// `invalid` when it fails to parse or validate.
-#[derive(Debug, Clone, Default)]
-pub struct OperationLabel(pub Arc<Mutex<String>>);
-
-impl OperationLabel {
-    fn set(&self, value: String) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = value;
-        }
-    }
-
-    /// The label recorded for the request.
-    #[must_use]
-    pub fn get(&self) -> String {
-        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+/// The metrics label of a request's operation, from its parsed document:
+/// the root fields it selects (see [`root_fields`]), or `invalid` when it
+/// does not parse. The handler labels validation failures `invalid` too
+/// ([`label_after`]).
+///
+/// This is deliberately not an async-graphql extension: any extension puts
+/// every field's resolution through the extension chain (a boxed future per
+/// field), which cost the staff dashboard several per cent of its time.
+#[must_use]
+pub fn operation_label(request: &mut async_graphql::Request) -> String {
+    match request.parsed_query() {
+        Ok(doc) => root_fields(doc),
+        Err(_) => "invalid".to_owned(),
     }
 }
 
-struct OperationLabeler;
-
-impl ExtensionFactory for OperationLabeler {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationLabelerExtension)
-    }
-}
-
-struct OperationLabelerExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for OperationLabelerExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let result = next.run(ctx, query, variables).await;
-        if let Some(label) = ctx.data_opt::<OperationLabel>() {
-            label.set(match &result {
-                Ok(doc) => root_fields(doc),
-                Err(_) => "invalid".to_owned(),
-            });
-        }
-        result
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<async_graphql::ServerError>> {
-        let result = next.run(ctx).await;
-        if result.is_err()
-            && let Some(label) = ctx.data_opt::<OperationLabel>()
-        {
-            label.set("invalid".to_owned());
-        }
-        result
-    }
+/// The label once the response is known: `invalid` when the request failed
+/// validation (no data, and errors without a path — execution errors carry
+/// the path of their field), else `label`.
+#[must_use]
+pub fn label_after(label: String, response: &async_graphql::Response) -> String {
+    let rejected = !response.errors.is_empty()
+        && matches!(response.data, async_graphql::Value::Null)
+        && response.errors.iter().all(|e| e.path.is_empty());
+    if rejected { "invalid".to_owned() } else { label }
 }
 
 /// `accounts`, `staffLogin`, or `account+viewer` for several root fields.

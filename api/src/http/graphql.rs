@@ -20,7 +20,11 @@ use axum::{
 use crate::{
     AppState, auth,
     error::finish_response,
-    graphql::{context::ClientAddr, loaders::Loaders, schema::OperationLabel},
+    graphql::{
+        context::ClientAddr,
+        loaders::Loaders,
+        schema::{label_after, operation_label},
+    },
 };
 
 /// Executes one GraphQL request.
@@ -37,7 +41,7 @@ pub async fn graphql_handler(
     body: Bytes,
 ) -> Response {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let request = match receive_body(content_type, body.as_ref(), MultipartOptions::default()).await {
+    let mut request = match receive_body(content_type, body.as_ref(), MultipartOptions::default()).await {
         Ok(request) => request,
         Err(err) => return GraphQLRejection(err).into_response(),
     };
@@ -55,12 +59,14 @@ pub async fn graphql_handler(
     };
     let loaders = Loaders::new(state.data.db.clone(), viewer.organization_id().ok());
     let batches = loaders.batches();
-    let label = OperationLabel::default();
+    // Parsed once here; execution reuses the parsed document.
+    let label = operation_label(&mut request);
     let client = ClientAddr(connection.map(|Extension(ConnectInfo(addr))| addr.ip()));
-    let request = request.data(viewer).data(loaders).data(label.clone()).data(client);
+    let request = request.data(viewer).data(loaders).data(client);
     let response = finish_response(batches.run(state.schema.execute(request)).await);
+    let label = label_after(label, &response);
     state
         .metrics
-        .observe_graphql(&label.get(), started.elapsed(), response.errors.is_empty());
+        .observe_graphql(&label, started.elapsed(), response.errors.is_empty());
     GraphQLResponse::from(response).into_response()
 }
