@@ -42,6 +42,8 @@ use crate::{error::ApiError, graphql::types::account::PortalStatus};
 pub struct Loaders {
     batch: DataLoader<Batch>,
     batches: Batches,
+    /// Every asset type of the organization, read at the first need.
+    asset_types: tokio::sync::OnceCell<HashMap<Uuid, asset_type::Model>>,
 }
 
 impl Loaders {
@@ -59,7 +61,31 @@ impl Loaders {
         Self {
             batch: DataLoader::new(batch, move |load| queue.push(load)),
             batches,
+            asset_types: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The organization's asset type `id`. An organization has a handful of
+    /// types and a page of assets names them over and over, so the first
+    /// call reads them all (one statement per request) and later calls look
+    /// them up, without a DataLoader round per asset.
+    ///
+    /// # Errors
+    /// Internal on database failure.
+    pub async fn asset_type(&self, id: Uuid) -> Result<Option<asset_type::Model>, ApiError> {
+        let types = self
+            .asset_types
+            .get_or_try_init(|| async {
+                let batch = self.batch.loader();
+                let rows = asset_type::Entity::find()
+                    .filter(asset_type::Column::OrganizationId.eq(batch.org))
+                    .all(&batch.db)
+                    .await?;
+                Ok::<_, DbErr>(rows.into_iter().map(|row| (row.id, row)).collect())
+            })
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("loading the asset types failed: {e}")))?;
+        Ok(types.get(&id).cloned())
     }
 
     /// The batches these loaders start, to run beside the request's execution.
@@ -222,8 +248,6 @@ key_types! {
     AccountKey;
     /// A location by id.
     LocationKey;
-    /// An asset type by id.
-    AssetTypeKey;
     /// An invoice by id.
     InvoiceKey;
     /// The locations of an account.
@@ -273,7 +297,6 @@ macro_rules! by_id {
 
 by_id!(AccountKey, account);
 by_id!(LocationKey, location);
-by_id!(AssetTypeKey, asset_type);
 by_id!(InvoiceKey, invoice);
 by_id!(StaffUserKey, staff_user);
 by_id!(PortalUserKey, portal_user);

@@ -10,7 +10,7 @@ use crate::{
     graphql::{
         connection::{Node, connection_types},
         context::ContextExt,
-        loaders::{AssetTypeKey, LocationKey},
+        loaders::LocationKey,
     },
 };
 
@@ -78,7 +78,7 @@ impl Asset {
     }
 
     async fn asset_type(&self, ctx: &Context<'_>) -> Result<AssetType> {
-        let found = ctx.loaders().one(AssetTypeKey(self.0.asset_type_id)).await?;
+        let found = ctx.loaders().asset_type(self.0.asset_type_id).await?;
         Ok(AssetType(found.ok_or(ApiError::NotFound("asset type"))?))
     }
 

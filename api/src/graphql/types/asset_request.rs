@@ -11,7 +11,7 @@ use crate::{
     graphql::{
         connection::{Node, connection_types},
         context::ContextExt,
-        loaders::{AssetTypeKey, LocationKey, PortalUserKey},
+        loaders::{LocationKey, PortalUserKey},
         scalars::Date,
     },
 };
@@ -61,7 +61,7 @@ impl AssetRequest {
 
     /// What kind of asset is wanted.
     async fn asset_type(&self, ctx: &Context<'_>) -> Result<AssetType> {
-        let found = ctx.loaders().one(AssetTypeKey(self.0.asset_type_id)).await?;
+        let found = ctx.loaders().asset_type(self.0.asset_type_id).await?;
         Ok(AssetType(found.ok_or(ApiError::NotFound("asset type"))?))
     }
 
