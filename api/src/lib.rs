@@ -55,6 +55,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Redis, when `REDIS_URL` is set.
     pub redis: Option<ConnectionManager>,
+    /// Permits to execute a GraphQL request (`GRAPHQL_MAX_CONCURRENCY`).
+    pub graphql_permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// A built, bound, not yet serving api.
@@ -121,6 +123,7 @@ impl Application {
                 (embedded.queue(), Some(embedded), RateLimiter::in_memory())
             }
         };
+        let graphql_permits = Arc::new(tokio::sync::Semaphore::new(settings.graphql_max_concurrency as usize));
         let data = AppData {
             db,
             settings: Arc::new(settings),
@@ -133,6 +136,7 @@ impl Application {
             metrics: Arc::new(Metrics::new(&statements)),
             data,
             redis,
+            graphql_permits,
         };
         let router = router(state.clone());
         Ok(Self {

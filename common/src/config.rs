@@ -78,8 +78,21 @@ pub struct Settings {
     /// `OUTBOX_SWEEP_INTERVAL_MS`: how often each process's sweeper looks for
     /// deliveries due to be pushed again (redeliveries and due retries).
     pub outbox_sweep_interval_ms: u64,
+    /// `GRAPHQL_MAX_CONCURRENCY`: GraphQL requests the api executes at once;
+    /// more wait their turn. Default: four per CPU.
+    pub graphql_max_concurrency: u32,
     /// `LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
+}
+
+/// The default of `GRAPHQL_MAX_CONCURRENCY`: four per CPU. Past that, a
+/// CPU-bound request (a large page is thousands of fields) only waits longer
+/// for the CPU while its memory is held; the database's round trips are
+/// covered by a few requests per CPU.
+#[must_use]
+pub fn default_graphql_concurrency() -> u32 {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    u32::try_from(cpus.saturating_mul(4)).unwrap_or(u32::MAX)
 }
 
 impl Settings {
@@ -178,6 +191,7 @@ impl Settings {
             email_retry_base_ms: parse_positive(&get, "EMAIL_RETRY_BASE_MS", 2000)?,
             outbox_redeliver_seconds: parse_positive(&get, "OUTBOX_REDELIVER_SECONDS", 15)?,
             outbox_sweep_interval_ms: parse_positive(&get, "OUTBOX_SWEEP_INTERVAL_MS", 1000)?,
+            graphql_max_concurrency: parse_positive(&get, "GRAPHQL_MAX_CONCURRENCY", default_graphql_concurrency())?,
             log_format,
         })
     }
@@ -260,6 +274,10 @@ mod tests {
         assert_eq!(s.outbox_redeliver_after(), Duration::from_secs(15));
         assert_eq!(s.outbox_sweep_interval(), Duration::from_millis(1000));
         assert_eq!(s.log_format, LogFormat::Pretty);
+        assert_eq!(s.graphql_max_concurrency, default_graphql_concurrency());
+        assert!(s.graphql_max_concurrency >= 4);
+        let s = settings(&[("GRAPHQL_MAX_CONCURRENCY", "3")]).expect("valid");
+        assert_eq!(s.graphql_max_concurrency, 3);
     }
 
     #[test]
@@ -278,6 +296,7 @@ mod tests {
             ("OUTBOX_REDELIVER_SECONDS", "soon"),
             ("OUTBOX_SWEEP_INTERVAL_MS", "-1"),
             ("OUTBOX_SWEEP_INTERVAL_MS", "0"),
+            ("GRAPHQL_MAX_CONCURRENCY", "0"),
         ] {
             let err = settings(&[(var, value)]).expect_err(var);
             assert_eq!(err.variable, var);

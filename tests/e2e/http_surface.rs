@@ -1,6 +1,7 @@
 //! The HTTP surface around the resolvers: GraphiQL at `GET /graphql` served
 //! entirely from this origin, `/healthz`, `/readyz` (database, and Redis
-//! when configured), `/metrics`, and the `x-request-id` on every response.
+//! when configured), `/metrics`, the `x-request-id` on every response, and
+//! `GRAPHQL_MAX_CONCURRENCY` queueing requests rather than failing them.
 
 use serde_json::{Value, json};
 
@@ -214,4 +215,22 @@ async fn every_response_carries_a_request_id_and_a_client_supplied_one_is_kept()
         .await
         .expect("GET");
     assert_eq!(request_id(&kept), "trace-from-the-load-balancer-42");
+}
+
+#[tokio::test]
+async fn with_one_graphql_permit_concurrent_requests_wait_their_turn_and_all_succeed() {
+    let app = TestApp::spawn_with(&[("GRAPHQL_MAX_CONCURRENCY", "1")]).await;
+    let staff = app.staff("acme").await;
+    let requests = (0..12).map(|_| {
+        app.gql(
+            staff.auth(),
+            "{ accounts { totalCount } viewer { __typename } }",
+            json!({}),
+        )
+    });
+    let answers = futures::future::join_all(requests).await;
+    for answer in answers {
+        assert!(answer.get("errors").is_none(), "{answer}");
+        assert_eq!(answer["data"]["viewer"]["__typename"], "StaffUser", "{answer}");
+    }
 }

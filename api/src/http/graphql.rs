@@ -1,6 +1,8 @@
 //! `POST /graphql`: resolves the viewer from the bearer token, builds the
 //! request's DataLoaders, executes, maps errors to contract codes and records
-//! metrics.
+//! metrics. At most `GRAPHQL_MAX_CONCURRENCY` requests execute at once; the
+//! others wait for a permit (which bounds the api's memory and keeps a
+//! CPU-bound burst from slowing every request down at once).
 
 use std::{net::SocketAddr, time::Instant};
 
@@ -11,7 +13,7 @@ use axum::{
     body::Bytes,
     extract::{ConnectInfo, State},
     http::{
-        HeaderMap,
+        HeaderMap, StatusCode,
         header::{AUTHORIZATION, CONTENT_TYPE},
     },
     response::{IntoResponse, Response},
@@ -46,6 +48,11 @@ pub async fn graphql_handler(
         Err(err) => return GraphQLRejection(err).into_response(),
     };
     let started = Instant::now();
+    // Held from the viewer's lookup to the serialized response: a request
+    // waiting here holds no more than its parsed body.
+    let Ok(_permit) = state.graphql_permits.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the api is shutting down").into_response();
+    };
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let viewer = match auth::viewer_from_header(&state.data.db, authorization).await {
         Ok(viewer) => viewer,
