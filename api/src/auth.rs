@@ -241,7 +241,10 @@ pub async fn viewer_from_header(db: &impl ConnectionTrait, header: Option<&str>)
     if token.is_empty() || token.len() > 128 {
         return Ok(Viewer::Anonymous);
     }
-    let Some(session) = session::Entity::find()
+    // The session and its user in one statement (a session has one of the two).
+    let Some((session, staff, portal)) = session::Entity::find()
+        .find_also_related(staff_user::Entity)
+        .find_also_related(portal_user::Entity)
         .filter(session::Column::TokenDigest.eq(token_digest(token)))
         .filter(session::Column::ExpiresAt.gt(Utc::now()))
         .one(db)
@@ -249,17 +252,13 @@ pub async fn viewer_from_header(db: &impl ConnectionTrait, header: Option<&str>)
     else {
         return Ok(Viewer::Anonymous);
     };
-    if let Some(staff_id) = session.staff_user_id
-        && let Some(user) = staff_user::Entity::find_by_id(staff_id).one(db).await?
-    {
+    if let Some(user) = staff {
         return Ok(Viewer::Staff {
             user,
             session_id: session.id,
         });
     }
-    if let Some(portal_id) = session.portal_user_id
-        && let Some(user) = portal_user::Entity::find_by_id(portal_id).one(db).await?
-    {
+    if let Some(user) = portal {
         let grants = Arc::new(Grants::load(db, user.id).await?);
         return Ok(Viewer::Portal {
             user,

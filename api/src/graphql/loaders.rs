@@ -30,10 +30,14 @@ use async_graphql::{
 };
 use chrono::Utc;
 use entity::{
-    InvitationStatus, account, asset, asset_type, email_delivery, invitation, invitation_location, invoice,
-    invoice_line, location, organization, payment, portal_access, portal_user, staff_user,
+    InvitationStatus, InvoiceStatus, account, asset, asset_type, email_delivery, invitation, invitation_location,
+    invoice, invoice_line, location, organization, payment, portal_access, portal_user, staff_user,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+    sea_query::{Expr, UnionType},
+};
 use uuid::Uuid;
 
 use crate::{error::ApiError, graphql::types::account::PortalStatus};
@@ -256,6 +260,9 @@ key_types! {
     AssetsAtLocation;
     /// The invoices of an account.
     InvoicesOfAccount;
+    /// The OPEN invoices of an account (its balance, and the portal's
+    /// "to pay" list), without reading the paid ones.
+    OpenInvoicesOfAccount;
     /// The lines of an invoice.
     LinesOfInvoice;
     /// The payments of an invoice.
@@ -352,6 +359,11 @@ children!(AssetsAtLocation, asset, LocationId, location_id, |org| {
 });
 children!(InvoicesOfAccount, invoice, AccountId, account_id, |org| {
     invoice::Column::OrganizationId.eq(org)
+});
+children!(OpenInvoicesOfAccount, invoice, AccountId, account_id, |org| {
+    Condition::all()
+        .add(invoice::Column::OrganizationId.eq(org))
+        .add(invoice::Column::Status.eq(InvoiceStatus::Open))
 });
 children!(PaymentsOfInvoice, payment, InvoiceId, invoice_id, |org| {
     payment::Column::OrganizationId.eq(org)
@@ -464,26 +476,36 @@ impl Loader<PortalStatusOfAccount> for Batch {
         keys: &[PortalStatusOfAccount],
     ) -> Result<HashMap<PortalStatusOfAccount, PortalStatus>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let connected: Vec<Uuid> = portal_access::Entity::find()
+        // One statement: accounts with a portal user (true) UNION accounts
+        // with a pending, unexpired invitation (false).
+        let mut query = portal_access::Entity::find()
             .select_only()
             .column(portal_access::Column::AccountId)
+            .expr_as(Expr::val(true), "connected")
             .filter(portal_access::Column::AccountId.is_in(ids.iter().copied()))
             .filter(portal_access::Column::OrganizationId.eq(self.org))
-            .distinct()
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let invited: Vec<Uuid> = invitation::Entity::find()
+            .into_query();
+        let invited = invitation::Entity::find()
             .select_only()
             .column(invitation::Column::AccountId)
+            .expr_as(Expr::val(false), "connected")
             .filter(invitation::Column::AccountId.is_in(ids.iter().copied()))
             .filter(invitation::Column::OrganizationId.eq(self.org))
             .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
             .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
-            .distinct()
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+            .into_query();
+        query.union(UnionType::Distinct, invited);
+        let statement = self.db.get_database_backend().build(&query);
+        let mut connected = Vec::new();
+        let mut invited = Vec::new();
+        for row in self.db.query_all_raw(statement).await? {
+            let account: Uuid = row.try_get_by_index(0)?;
+            if row.try_get_by_index::<bool>(1)? {
+                connected.push(account);
+            } else {
+                invited.push(account);
+            }
+        }
         Ok(ids
             .into_iter()
             .map(|id| {

@@ -18,8 +18,8 @@ use crate::{
         connection::{Connection, Node, Page, connection_types},
         context::ContextExt,
         loaders::{
-            AssetsAtLocation, InvitationsOfAccount, InvoicesOfAccount, LocationsOfAccount, PortalStatusOfAccount,
-            PortalUsersOfAccount,
+            AssetsAtLocation, InvitationsOfAccount, InvoicesOfAccount, LocationsOfAccount, OpenInvoicesOfAccount,
+            PortalStatusOfAccount, PortalUsersOfAccount,
         },
     },
     service::audit,
@@ -150,11 +150,13 @@ impl Account {
         let page = Page::new(first, after.as_deref())?;
         let status: Option<DbInvoiceStatus> = status.map(Into::into);
         let grants = ctx.viewer().grants()?;
-        let rows = ctx
-            .loaders()
-            .one(InvoicesOfAccount(self.0.id))
-            .await?
-            .unwrap_or_default();
+        let loaders = ctx.loaders();
+        let rows = if status == Some(DbInvoiceStatus::Open) {
+            loaders.one(OpenInvoicesOfAccount(self.0.id)).await?
+        } else {
+            loaders.one(InvoicesOfAccount(self.0.id)).await?
+        }
+        .unwrap_or_default();
         Ok(page
             .apply(
                 rows.into_iter()
@@ -209,12 +211,11 @@ impl Account {
         let grants = ctx.viewer().grants()?;
         let rows = ctx
             .loaders()
-            .one(InvoicesOfAccount(self.0.id))
+            .one(OpenInvoicesOfAccount(self.0.id))
             .await?
             .unwrap_or_default();
         let open = rows
             .iter()
-            .filter(|i| i.status == DbInvoiceStatus::Open)
             .filter(|i| grants.is_none_or(|g| g.sees_invoice(i.account_id, i.location_id)));
         let currency = rows.first().map_or("USD", |i| i.currency.as_str());
         Ok(Money::new(open.map(|i| i.amount_due_cents).sum(), currency))
