@@ -13,6 +13,10 @@
 //!    the minimal SQL — one statement per level, decoded into Rust values,
 //!    from as many tasks over a pool as big as the api's, no GraphQL, no HTTP.
 //!    GraphQL ÷ ceiling says what the api's layers cost over the database.
+//!
+//!    Each measure's time is cut into three slices, GraphQL and its ceiling
+//!    alternating, so that the machine's load changing during the run (it is
+//!    shared) weighs on both sides of the ratio alike.
 //! 6. **Memory**: the api's `VmRSS` once it is up and idle (before any
 //!    request), and its `VmHWM` (peak) at the end.
 //!
@@ -38,6 +42,9 @@ use crate::{
     load::{self, LoadResult},
     workers::{self, API_READY, Memory, WorkerProcess},
 };
+
+/// Slices each measure is cut into, alternating GraphQL and the ceiling.
+const ROUNDS: u32 = 3;
 
 /// Accounts per staff dashboard page.
 pub const PAGE: usize = 50;
@@ -97,6 +104,10 @@ pub struct DashboardFigures {
     pub ceiling_statements: usize,
     /// Mean response body size, bytes.
     pub response_bytes: usize,
+    /// CPU time (user + system) the api process used per GraphQL request
+    /// (Linux; 10 ms ticks over thousands of requests). Steadier than
+    /// requests/s on a shared machine: what a change costs or saves.
+    pub api_cpu_ms_per_request: Option<f64>,
 }
 
 /// The report of `bench dashboard`.
@@ -273,6 +284,7 @@ async fn with_api(
     let warm = Duration::from_secs(if args.quick { 1 } else { 3 });
     let staff_figures = dashboard(
         "staff",
+        api,
         &staff,
         args.connections,
         warm,
@@ -283,6 +295,7 @@ async fn with_api(
     .await?;
     let portal_figures = dashboard(
         "portal",
+        api,
         &portal,
         args.connections,
         warm,
@@ -304,8 +317,10 @@ trait Work: Send + Sync + 'static {
     fn ceiling_statements(&self) -> usize;
 }
 
+#[expect(clippy::too_many_arguments, reason = "one call per dashboard, all named")]
 async fn dashboard<W: Work>(
     name: &str,
+    api: &WorkerProcess,
     work: &Arc<W>,
     connections: usize,
     warm: Duration,
@@ -343,17 +358,36 @@ async fn dashboard<W: Work>(
     ceiling_load(warm).await;
     bytes.store(0, std::sync::atomic::Ordering::Relaxed);
 
-    progress(&format!(
-        "{name} dashboard: GraphQL over HTTP, {connections} connections, {duration:?}"
-    ));
-    let before = client.statements().await?;
-    let graphql = graphql_load(duration).await;
-    let after = client.statements().await?;
+    // GraphQL and the ceiling alternate in ROUNDS slices, so that a change
+    // in the machine's load during the run weighs on both alike.
+    let slice = duration / ROUNDS;
+    let mut graphql_parts = Vec::new();
+    let mut ceiling_parts = Vec::new();
+    let mut graphql_statements = 0;
+    let mut ceiling_statements = 0;
+    let mut api_cpu = Some(Duration::ZERO);
+    for round in 1..=ROUNDS {
+        progress(&format!(
+            "{name} dashboard, round {round} of {ROUNDS}: GraphQL over HTTP, then the SQL ceiling, {slice:?} each"
+        ));
+        let before = client.statements().await?;
+        let cpu_before = api.cpu_time();
+        graphql_parts.push(graphql_load(slice).await);
+        api_cpu = api_cpu
+            .zip(api.cpu_time().zip(cpu_before))
+            .map(|(sum, (now, then))| sum + now.saturating_sub(then));
+        graphql_statements += client.statements().await?.saturating_sub(before);
+        let before = ceiling_counter.get();
+        ceiling_parts.push(ceiling_load(slice).await);
+        ceiling_statements += ceiling_counter.get() - before;
+    }
+    let graphql = LoadResult::merge(&graphql_parts);
+    let ceiling = LoadResult::merge(&ceiling_parts);
     let ok = graphql.requests - graphql.errors;
     // Every request sent ran its statements, the late ones too.
     let sent = graphql.requests + graphql.late;
     let statements_per_request = if sent > 0 {
-        after.saturating_sub(before) as f64 / sent as f64
+        graphql_statements as f64 / sent as f64
     } else {
         0.0
     };
@@ -362,19 +396,21 @@ async fn dashboard<W: Work>(
     } else {
         0
     };
+    let api_cpu_ms_per_request = api_cpu
+        .filter(|_| sent > 0)
+        .map(|cpu| cpu.as_secs_f64() * 1000.0 / sent as f64);
     progress(&format!(
-        "{name} dashboard: {:.1} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors",
-        graphql.per_second, graphql.p50_ms, graphql.p99_ms, graphql.errors
+        "{name} dashboard: {:.1} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors, api CPU {} ms/request",
+        graphql.per_second,
+        graphql.p50_ms,
+        graphql.p99_ms,
+        graphql.errors,
+        api_cpu_ms_per_request.map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.2}"))
     ));
 
-    progress(&format!(
-        "{name} dashboard: the SQL ceiling, {connections} tasks, {duration:?}"
-    ));
-    let ceiling_before = ceiling_counter.get();
-    let ceiling = ceiling_load(duration).await;
     let ceiling_sent = ceiling.requests + ceiling.late;
     let measured_statements = if ceiling_sent > 0 {
-        (ceiling_counter.get() - ceiling_before) as f64 / ceiling_sent as f64
+        ceiling_statements as f64 / ceiling_sent as f64
     } else {
         0.0
     };
@@ -393,6 +429,7 @@ async fn dashboard<W: Work>(
         statements_per_request,
         ceiling_statements: work.ceiling_statements(),
         response_bytes,
+        api_cpu_ms_per_request,
     })
 }
 
@@ -824,15 +861,15 @@ impl DashboardReport {
         );
         let _ = writeln!(
             out,
-            "{:<34} {:>9} {:>7} {:>9} {:>8} {:>8} {:>10}  ratio",
-            "measure", "requests", "errors", "req/s", "p50 ms", "p99 ms", "stmts/req"
+            "{:<34} {:>9} {:>7} {:>9} {:>8} {:>8} {:>10} {:>12}  ratio",
+            "measure", "requests", "errors", "req/s", "p50 ms", "p99 ms", "stmts/req", "api CPU ms"
         );
         for (name, figures) in [("staff", &self.staff), ("portal", &self.portal)] {
             let g = &figures.graphql;
             let c = &figures.ceiling;
             let _ = writeln!(
                 out,
-                "{:<34} {:>9} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>10.2}  {:.2} of ceiling",
+                "{:<34} {:>9} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>10.2} {:>12}  {:.2} of ceiling",
                 format!("{name} dashboard, GraphQL/HTTP"),
                 g.requests,
                 g.errors,
@@ -840,18 +877,22 @@ impl DashboardReport {
                 g.p50_ms,
                 g.p99_ms,
                 figures.statements_per_request,
+                figures
+                    .api_cpu_ms_per_request
+                    .map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.2}")),
                 figures.ratio
             );
             let _ = writeln!(
                 out,
-                "{:<34} {:>9} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>10}  = 1",
+                "{:<34} {:>9} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>10} {:>12}  = 1",
                 format!("{name} dashboard, SQL ceiling"),
                 c.requests,
                 c.errors,
                 c.per_second,
                 c.p50_ms,
                 c.p99_ms,
-                figures.ceiling_statements
+                figures.ceiling_statements,
+                "-"
             );
             if let Some(error) = g.first_error.as_ref().or(c.first_error.as_ref()) {
                 let _ = writeln!(out, "  first error: {error}");

@@ -32,6 +32,33 @@ pub struct LoadResult {
     pub p99_ms: f64,
     /// The first error, if any.
     pub first_error: Option<String>,
+    /// Every successful request's latency, sorted (for [`LoadResult::merge`]).
+    #[serde(skip)]
+    pub latencies_ms: Vec<f64>,
+}
+
+impl LoadResult {
+    /// One result from several measures of the same thing (rounds
+    /// alternating with another measure): counts and times add up, the
+    /// percentiles are those of all the samples.
+    #[must_use]
+    pub fn merge(parts: &[Self]) -> Self {
+        let mut latencies: Vec<f64> = parts.iter().flat_map(|p| p.latencies_ms.iter().copied()).collect();
+        latencies.sort_by(f64::total_cmp);
+        let seconds = parts.iter().map(|p| p.seconds).sum::<f64>().max(f64::EPSILON);
+        Self {
+            connections: parts.first().map_or(0, |p| p.connections),
+            requests: parts.iter().map(|p| p.requests).sum(),
+            errors: parts.iter().map(|p| p.errors).sum(),
+            late: parts.iter().map(|p| p.late).sum(),
+            seconds,
+            per_second: latencies.len() as f64 / seconds,
+            p50_ms: percentile(&latencies, 50.0),
+            p99_ms: percentile(&latencies, 99.0),
+            first_error: parts.iter().find_map(|p| p.first_error.clone()),
+            latencies_ms: latencies,
+        }
+    }
 }
 
 /// Runs `request(connection, sequence)` from `connections` tasks for
@@ -113,6 +140,7 @@ where
         p50_ms: percentile(&latencies, 50.0),
         p99_ms: percentile(&latencies, 99.0),
         first_error,
+        latencies_ms: latencies,
     }
 }
 
@@ -155,5 +183,12 @@ mod tests {
         assert!(result.requests > result.errors, "{result:?}");
         assert_eq!(result.first_error.as_deref(), Some("boom"));
         assert!(result.p50_ms >= 5.0, "{result:?}");
+
+        let merged = LoadResult::merge(&[result.clone(), result.clone()]);
+        assert_eq!(merged.requests, 2 * result.requests);
+        assert_eq!(merged.errors, 2 * result.errors);
+        assert!((merged.seconds - 2.0 * result.seconds).abs() < 1e-9);
+        assert!((merged.per_second - result.per_second).abs() < 1e-6);
+        assert_eq!(merged.p50_ms, result.p50_ms);
     }
 }
