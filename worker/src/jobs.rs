@@ -25,8 +25,8 @@ use common::{
 };
 use entity::{EmailKind, InvitationStatus, account, email_delivery, invitation, invitation_link, organization};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QuerySelect, RelationTrait, Set, TransactionTrait, sea_query::Expr,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -216,8 +216,17 @@ async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<(
     Ok(())
 }
 
-/// Loads the invitation with its account and organization, mints the link
-/// and renders the email.
+/// What the invitation email shows, read with one joined SELECT.
+#[derive(Debug, FromQueryResult)]
+struct InvitationForEmail {
+    status: InvitationStatus,
+    expires_at: DateTime<Utc>,
+    account_name: String,
+    organization_name: String,
+}
+
+/// Loads the invitation with its account's and organization's names (one
+/// statement), mints the link and renders the email.
 async fn invitation_email(
     ctx: &JobContext,
     delivery: &email_delivery::Model,
@@ -226,27 +235,27 @@ async fn invitation_email(
     let invitation_id = delivery.invitation_id.ok_or_else(not_found)?;
     let invitation = invitation::Entity::find_by_id(invitation_id)
         .filter(invitation::Column::OrganizationId.eq(delivery.organization_id))
+        .select_only()
+        .column(invitation::Column::Status)
+        .column(invitation::Column::ExpiresAt)
+        .column_as(account::Column::Name, "account_name")
+        .column_as(organization::Column::Name, "organization_name")
+        .join(JoinType::InnerJoin, invitation::Relation::Account.def())
+        .join(JoinType::InnerJoin, invitation::Relation::Organization.def())
+        .into_model::<InvitationForEmail>()
         .one(&ctx.db)
         .await?
         .ok_or_else(not_found)?;
     if invitation.status != InvitationStatus::Pending || invitation.expires_at <= Utc::now() {
         return Err(Failure::Permanent(INVITATION_NOT_PENDING.to_owned()));
     }
-    let account = account::Entity::find_by_id(invitation.account_id)
-        .one(&ctx.db)
-        .await?
-        .ok_or_else(not_found)?;
-    let organization = organization::Entity::find_by_id(invitation.organization_id)
-        .one(&ctx.db)
-        .await?
-        .ok_or_else(not_found)?;
 
-    let token = mint_link(&ctx.db, invitation.id).await?;
+    let token = mint_link(&ctx.db, invitation_id).await?;
     let link = templates::accept_link(&ctx.public_url, &token);
     Ok(templates::invitation(&templates::Invitation {
         subject: &delivery.subject,
-        organization_name: &organization.name,
-        account_name: &account.name,
+        organization_name: &invitation.organization_name,
+        account_name: &invitation.account_name,
         link: &link,
         expires_at: invitation.expires_at,
     }))
