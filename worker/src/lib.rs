@@ -43,8 +43,13 @@ pub const EXIT_NO_REDIS: u8 = 2;
 /// rows' leases lapse and the sweeper brings them back.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// How often an idle worker looks for new jobs (pickup latency).
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How often an idle worker looks for new jobs: the pickup latency (every
+/// push lands in apalis's scheduled set, and nothing wakes a worker when it
+/// does). At 50 ms an invitation's email leaves about 30 ms after the
+/// mutation (median; 200 ms gave about 125 ms); an idle worker pays 20
+/// small Redis scripts a second, under 1 % of a CPU. A busy worker does not
+/// wait for it: it fetches again as soon as its batch is taken.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How often the worker trims finished jobs' bookkeeping from Redis, and
 /// how old they must be (apalis never expires anything by itself).
