@@ -131,9 +131,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             let _ = stop_rx.wait_for(|stop| *stop).await;
         }
     };
+    // A backlog pushed while no worker fetched may be too large for
+    // apalis's fetch to promote in one go (see `JobQueue::promote_due`).
+    let job_queue = queue::JobQueue::redis(redis.clone(), &settings.queue_namespace, concurrency);
+    match job_queue.promote_due().await {
+        Ok(0) => {}
+        Ok(moved) => tracing::info!(moved, "moved due jobs to the ready list before fetching"),
+        Err(err) => tracing::warn!(error = %err, "could not move due jobs to the ready list"),
+    }
     let sweeper = sweeper::spawn(
         db.clone(),
-        queue::JobQueue::redis(redis.clone(), &settings.queue_namespace, concurrency),
+        job_queue,
         settings.outbox_sweep_interval(),
         settings.outbox_redeliver_after(),
         stopped(),
