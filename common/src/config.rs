@@ -44,7 +44,8 @@ pub enum LogFormat {
 /// All settings of the api and worker processes.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`.
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…` (see
+    /// [`crate::db::connect`] for TLS on loopback).
     pub database_url: SecretString,
     /// `REDIS_URL`: the job queue's Redis; `None` runs jobs in the api process.
     pub redis_url: Option<SecretString>,

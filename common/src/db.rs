@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use prometheus_client::metrics::counter::Counter;
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::sqlx::{postgres::PgSslMode, sqlite::SqliteJournalMode};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait,
 };
@@ -29,6 +29,9 @@ impl StatementCounter {
 }
 
 /// Opens the pool for `url` and installs the statement counter.
+///
+/// A PostgreSQL server on loopback is reached without TLS unless the URL
+/// (`sslmode=`) or `PGSSLMODE` asks otherwise.
 ///
 /// # Errors
 /// When the database cannot be reached.
@@ -52,6 +55,18 @@ pub async fn connect(
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
+    if !chooses_ssl_mode(raw) {
+        // sqlx's default `prefer` negotiates TLS whenever the server offers
+        // it, also over loopback, where it protects nothing and costs both
+        // sides CPU on every statement.
+        options.map_sqlx_postgres_opts(|o| {
+            if is_loopback(o.get_host()) {
+                o.ssl_mode(PgSslMode::Disable)
+            } else {
+                o
+            }
+        });
+    }
     let mut db = Database::connect(options).await?;
     let counter = StatementCounter::default();
     let inner = counter.0.clone();
@@ -59,6 +74,24 @@ pub async fn connect(
         inner.inc();
     });
     Ok((db, counter))
+}
+
+/// Whether the database URL or the environment sets the TLS mode.
+fn chooses_ssl_mode(url: &str) -> bool {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    query
+        .split('&')
+        .any(|pair| pair.starts_with("sslmode=") || pair.starts_with("ssl-mode="))
+        || std::env::var_os("PGSSLMODE").is_some()
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Applies pending migrations.
@@ -82,5 +115,28 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
         result
     } else {
         Migrator::up(db, None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{chooses_ssl_mode, is_loopback};
+
+    #[test]
+    fn only_an_unset_tls_mode_on_loopback_is_turned_off() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("::1"));
+        assert!(is_loopback("[::1]"));
+        assert!(!is_loopback("db.internal"));
+        assert!(!is_loopback("10.0.0.5"));
+        if std::env::var_os("PGSSLMODE").is_none() {
+            assert!(!chooses_ssl_mode("postgres://u@127.0.0.1/portal"));
+            assert!(!chooses_ssl_mode("postgres://u@127.0.0.1/portal?application_name=x"));
+        }
+        assert!(chooses_ssl_mode("postgres://u@127.0.0.1/portal?sslmode=require"));
+        assert!(chooses_ssl_mode(
+            "postgres://u@127.0.0.1/portal?x=1&sslmode=verify-full"
+        ));
     }
 }

@@ -26,7 +26,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{DeliveryStatus, EmailKind, email_delivery};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, QueryTrait, Set,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -127,12 +127,14 @@ fn unleased(now: DateTime<Utc>) -> Condition {
 
 /// Claims a QUEUED row for `owner` and counts the attempt. `None` when the
 /// row is gone, already SENT/FAILED/RETRYING, or leased by another worker.
+/// One statement: the conditional UPDATE returns the claimed row
+/// (`RETURNING`, which PostgreSQL and SQLite ≥ 3.35 both have).
 ///
 /// # Errors
 /// On database failure.
 pub async fn claim(db: &impl ConnectionTrait, id: Uuid, owner: &str) -> Result<Option<email_delivery::Model>, DbErr> {
     let now = Utc::now();
-    let result = email_delivery::Entity::update_many()
+    let mut update = email_delivery::Entity::update_many()
         .col_expr(email_delivery::Column::LeaseOwner, Expr::value(owner))
         .col_expr(email_delivery::Column::LeaseExpiresAt, Expr::value(now + LEASE))
         .col_expr(
@@ -142,12 +144,10 @@ pub async fn claim(db: &impl ConnectionTrait, id: Uuid, owner: &str) -> Result<O
         .filter(email_delivery::Column::Id.eq(id))
         .filter(email_delivery::Column::Status.eq(DeliveryStatus::Queued))
         .filter(unleased(now))
-        .exec(db)
-        .await?;
-    if result.rows_affected != 1 {
-        return Ok(None);
-    }
-    email_delivery::Entity::find_by_id(id).one(db).await
+        .into_query();
+    update.returning_all();
+    let statement = db.get_database_backend().build(&update);
+    email_delivery::Entity::find().from_raw_sql(statement).one(db).await
 }
 
 /// The outcome of one send attempt.

@@ -785,3 +785,54 @@ async fn an_smtp_451_is_retried_until_the_attempts_run_out_and_a_leased_row_is_s
             .is_some_and(|u| u.expose_secret() == sink.url())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_on_a_backlog_of_9000_jobs_drains_it_and_the_sweeper_does_not_add_to_it() {
+    const BACKLOG: usize = 9000;
+    let sink = SmtpSink::start().await;
+    let redis = namespace().await;
+    let app = app_with(&redis, &sink, &[]).await;
+    let invited = invite(&app, 3).await;
+    let queue = queue_of(&app).await;
+    // Jobs pushed while no worker runs; most have no row (skipped at once).
+    // apalis-redis's fetch promotes all due scheduled jobs in one Lua
+    // `unpack`, which fails beyond about 8000.
+    let ids: Vec<Uuid> = (0..BACKLOG).map(|_| Uuid::now_v7()).collect();
+    for chunk in ids.chunks(500) {
+        let pushes: Vec<_> = chunk
+            .iter()
+            .map(|id| {
+                let (queue, id) = (queue.clone(), *id);
+                async move { queue.push(id).await }
+            })
+            .collect();
+        for pushed in futures_join(pushes).await {
+            pushed.expect("push");
+        }
+    }
+    for one in &invited {
+        queue.push(one.delivery_id).await.expect("push");
+    }
+    // (The api's sweeper may have pushed the three rows again while the
+    // queue was still short: they are due for redelivery after 1 s.)
+    let queued = redis.depth().await;
+    assert!(queued >= (BACKLOG + invited.len()) as u64, "{queued} jobs queued");
+
+    // The sweeper runs every 200 ms, but the rows wait in a deep queue.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert_eq!(redis.depth().await, queued, "the sweeper pushed onto the backlog");
+
+    let worker = WorkerProcess::spawn(&app, &[]).await;
+    let messages = sink.wait_for(invited.len(), Duration::from_secs(120)).await;
+    let counts = per_recipient(&messages);
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    for one in &invited {
+        wait_for_status(&app.db, one.delivery_id, DeliveryStatus::Sent, SOON).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while redis.depth().await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the backlog was not drained");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(worker.terminate().await.success(), "the worker kept running");
+}

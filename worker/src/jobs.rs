@@ -7,8 +7,10 @@
 //! 2. Load what the template needs. For an INVITATION, mint the link token
 //!    now: its digest goes onto the invitation (superseding earlier links,
 //!    in one conditional UPDATE that also checks the invitation is still
-//!    PENDING) and into `invitation_links`; the raw token goes only into the
-//!    email. It is never logged, stored or queued.
+//!    PENDING) and into `invitation_links`, all or nothing; the raw token
+//!    goes only into the email. It is never logged, stored or queued. On
+//!    PostgreSQL the mint and the load are one statement (one round trip,
+//!    one commit); on SQLite a SELECT and a transaction.
 //! 3. Send, and record the outcome on the row ([`common::outbox::finish`]):
 //!    SENT; RETRYING with exponential backoff on a transient failure until
 //!    `EMAIL_MAX_ATTEMPTS`; FAILED at once on a permanent one.
@@ -25,8 +27,8 @@ use common::{
 };
 use entity::{EmailKind, InvitationStatus, account, email_delivery, invitation, invitation_link, organization};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType,
+    QueryFilter, QuerySelect, RelationTrait, Set, Statement, TransactionTrait, sea_query::Expr,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -216,49 +218,120 @@ async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<(
     Ok(())
 }
 
-/// Loads the invitation with its account and organization, mints the link
-/// and renders the email.
+/// What the invitation email shows besides the link.
+#[derive(Debug, FromQueryResult)]
+struct InvitationForEmail {
+    expires_at: DateTime<Utc>,
+    account_name: String,
+    organization_name: String,
+}
+
+/// Mints the invitation's link, reads what the email shows and renders it.
 async fn invitation_email(
     ctx: &JobContext,
     delivery: &email_delivery::Model,
 ) -> Result<templates::RenderedEmail, Failure> {
-    let not_found = || Failure::Permanent("the delivery's invitation no longer exists".to_owned());
-    let invitation_id = delivery.invitation_id.ok_or_else(not_found)?;
-    let invitation = invitation::Entity::find_by_id(invitation_id)
-        .filter(invitation::Column::OrganizationId.eq(delivery.organization_id))
-        .one(&ctx.db)
-        .await?
-        .ok_or_else(not_found)?;
-    if invitation.status != InvitationStatus::Pending || invitation.expires_at <= Utc::now() {
-        return Err(Failure::Permanent(INVITATION_NOT_PENDING.to_owned()));
-    }
-    let account = account::Entity::find_by_id(invitation.account_id)
-        .one(&ctx.db)
-        .await?
-        .ok_or_else(not_found)?;
-    let organization = organization::Entity::find_by_id(invitation.organization_id)
-        .one(&ctx.db)
-        .await?
-        .ok_or_else(not_found)?;
-
-    let token = mint_link(&ctx.db, invitation.id).await?;
+    let invitation_id = delivery.invitation_id.ok_or_else(invitation_gone)?;
+    let (token, digest) = common::token::new_token();
+    let minted = if ctx.db.get_database_backend() == DbBackend::Postgres {
+        mint_in_one_statement(&ctx.db, invitation_id, delivery.organization_id, digest).await?
+    } else {
+        load_then_mint(&ctx.db, invitation_id, delivery.organization_id, digest).await?
+    };
+    let Some(invitation) = minted else {
+        // Rare: tell a revoked, accepted or expired invitation from a
+        // deleted one, for `last_error`.
+        let exists = invitation::Entity::find_by_id(invitation_id)
+            .one(&ctx.db)
+            .await?
+            .is_some();
+        return Err(if exists {
+            Failure::Permanent(INVITATION_NOT_PENDING.to_owned())
+        } else {
+            invitation_gone()
+        });
+    };
     let link = templates::accept_link(&ctx.public_url, &token);
     Ok(templates::invitation(&templates::Invitation {
         subject: &delivery.subject,
-        organization_name: &organization.name,
-        account_name: &account.name,
+        organization_name: &invitation.organization_name,
+        account_name: &invitation.account_name,
         link: &link,
         expires_at: invitation.expires_at,
     }))
 }
 
-/// Mints a link token for a still-PENDING invitation: its digest replaces
-/// the invitation's current one (earlier links stop working) and is kept in
-/// `invitation_links`, in one transaction. Returns the raw token, which only
-/// the email may carry.
-async fn mint_link(db: &DatabaseConnection, invitation_id: Uuid) -> Result<String, Failure> {
-    let (token, digest) = common::token::new_token();
+fn invitation_gone() -> Failure {
+    Failure::Permanent("the delivery's invitation no longer exists".to_owned())
+}
+
+/// The PostgreSQL mint: one statement, so one round trip and one commit.
+/// The conditional UPDATE (still PENDING, not expired, of the delivery's
+/// organization) stores the new digest on the invitation, superseding the
+/// last link; the INSERT keeps it in `invitation_links`; the names come
+/// from the UPDATE's joins. All or nothing, like a transaction.
+const MINT_IN_ONE_STATEMENT: &str = r#"WITH minted AS (
+    UPDATE invitations AS i SET token_digest = $1, last_sent_at = $2
+    FROM accounts AS a, organizations AS o
+    WHERE i.id = $3 AND i.organization_id = $4 AND i.status = $5 AND i.expires_at > $2
+      AND a.id = i.account_id AND o.id = i.organization_id
+    RETURNING i.id, i.expires_at, a.name AS account_name, o.name AS organization_name
+), link AS (
+    INSERT INTO invitation_links (token_digest, invitation_id, created_at)
+    SELECT $1, id, $2 FROM minted
+)
+SELECT expires_at, account_name, organization_name FROM minted"#;
+
+/// Stores `digest` as the current link of a still-PENDING, unexpired
+/// invitation and in `invitation_links`, and returns what the email shows;
+/// `None` (and nothing written) when the invitation is not PENDING, has
+/// expired or is gone. PostgreSQL only (a data-modifying `WITH`).
+async fn mint_in_one_statement(
+    db: &DatabaseConnection,
+    invitation_id: Uuid,
+    organization_id: Uuid,
+    digest: String,
+) -> Result<Option<InvitationForEmail>, DbErr> {
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        MINT_IN_ONE_STATEMENT,
+        [
+            digest.into(),
+            Utc::now().into(),
+            invitation_id.into(),
+            organization_id.into(),
+            InvitationStatus::Pending.into(),
+        ],
+    );
+    InvitationForEmail::find_by_statement(statement).one(db).await
+}
+
+/// The same as [`mint_in_one_statement`] for SQLite (no data-modifying
+/// `WITH`): one joined SELECT, then the conditional UPDATE and the INSERT
+/// in a transaction.
+async fn load_then_mint(
+    db: &DatabaseConnection,
+    invitation_id: Uuid,
+    organization_id: Uuid,
+    digest: String,
+) -> Result<Option<InvitationForEmail>, DbErr> {
     let now = Utc::now();
+    let pending = invitation::Entity::find_by_id(invitation_id)
+        .filter(invitation::Column::OrganizationId.eq(organization_id))
+        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
+        .filter(invitation::Column::ExpiresAt.gt(now))
+        .select_only()
+        .column(invitation::Column::ExpiresAt)
+        .column_as(account::Column::Name, "account_name")
+        .column_as(organization::Column::Name, "organization_name")
+        .join(JoinType::InnerJoin, invitation::Relation::Account.def())
+        .join(JoinType::InnerJoin, invitation::Relation::Organization.def())
+        .into_model::<InvitationForEmail>()
+        .one(db)
+        .await?;
+    let Some(invitation) = pending else {
+        return Ok(None);
+    };
     let txn = db.begin().await?;
     let updated = invitation::Entity::update_many()
         .col_expr(invitation::Column::TokenDigest, Expr::value(Some(digest.clone())))
@@ -269,8 +342,9 @@ async fn mint_link(db: &DatabaseConnection, invitation_id: Uuid) -> Result<Strin
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
+        // Accepted, revoked or expired since the SELECT.
         txn.rollback().await?;
-        return Err(Failure::Permanent(INVITATION_NOT_PENDING.to_owned()));
+        return Ok(None);
     }
     invitation_link::ActiveModel {
         token_digest: Set(digest),
@@ -280,7 +354,7 @@ async fn mint_link(db: &DatabaseConnection, invitation_id: Uuid) -> Result<Strin
     .insert(&txn)
     .await?;
     txn.commit().await?;
-    Ok(token)
+    Ok(Some(invitation))
 }
 
 /// Records `outcome`, trying a few times: once the SMTP server has accepted

@@ -10,7 +10,7 @@
 //!
 //! This module knows nothing of how a job is processed.
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::LazyLock, time::Duration};
 
 use apalis::prelude::{TaskSink, TaskSinkError};
 use apalis_redis::{Config, RedisStorage};
@@ -30,6 +30,36 @@ pub const MISSED_HEARTBEATS: usize = 3;
 /// Capacity of the in-process channel; a push beyond it fails with
 /// [`QueueError::Full`] and the sweeper delivers the row later.
 pub const IN_PROCESS_CAPACITY: usize = 1024;
+
+/// Most jobs [`JobQueue::promote_due`] moves per step. apalis-redis's fetch
+/// script moves *all* due scheduled jobs with one `RPUSH key unpack(ids)`,
+/// and Lua's `unpack` fails ("too many results to unpack") beyond about
+/// 8000 values: a fetch facing that many fails, and the worker with it.
+pub const PROMOTE_CHUNK: usize = 1000;
+
+/// What apalis-redis's fetch does first (move due jobs from the scheduled
+/// set to the ready list, then raise the signal), in steps of at most
+/// `ARGV[2]` jobs. KEYS: scheduled set, ready list, signal list. ARGV: now
+/// (Unix seconds), step size. Returns the number moved.
+static PROMOTE_DUE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local moved = 0
+while true do
+    local ids = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+    if #ids == 0 then break end
+    redis.call('RPUSH', KEYS[2], unpack(ids))
+    redis.call('ZREM', KEYS[1], unpack(ids))
+    moved = moved + #ids
+end
+if moved > 0 then
+    redis.call('DEL', KEYS[3])
+    redis.call('LPUSH', KEYS[3], 1)
+end
+return moved
+",
+    )
+});
 
 /// A push that did not reach the queue. The delivery row is still QUEUED, so
 /// the sweeper pushes it again later: log it and carry on.
@@ -122,6 +152,36 @@ impl JobQueue {
                 mpsc::error::TrySendError::Full(_) => QueueError::Full,
                 mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
             }),
+        }
+    }
+
+    /// Moves the jobs that are due from apalis's scheduled set to its ready
+    /// list, in steps of [`PROMOTE_CHUNK`], as apalis's fetch would in one
+    /// step. Every push lands in the scheduled set, so a backlog built while
+    /// no worker fetched (workers down, or all busy on slow SMTP) sits there;
+    /// past about 8000 jobs the fetch script cannot promote it and fails on
+    /// every poll. The worker calls this before it starts fetching and the
+    /// sweeper on every round, so the fetch only ever promotes what was
+    /// pushed since. Returns the number moved; `Ok(0)` for the in-process
+    /// queue.
+    ///
+    /// # Errors
+    /// When Redis fails.
+    pub async fn promote_due(&self) -> Result<u64, redis::RedisError> {
+        match self {
+            Self::Redis(redis) => {
+                let config = redis.storage.get_config();
+                let mut conn = redis.conn.clone();
+                PROMOTE_DUE
+                    .key(config.scheduled_jobs_set())
+                    .key(config.active_jobs_list())
+                    .key(config.signal_list())
+                    .arg(chrono::Utc::now().timestamp())
+                    .arg(PROMOTE_CHUNK)
+                    .invoke_async(&mut conn)
+                    .await
+            }
+            Self::InProcess(_) => Ok(0),
         }
     }
 
