@@ -59,6 +59,7 @@ impl Loaders {
         let batch = Batch {
             db,
             org: organization_id.unwrap_or(Uuid::nil()),
+            seen_asset_types: Arc::default(),
         };
         let batches = Batches::default();
         let queue = batches.clone();
@@ -69,14 +70,21 @@ impl Loaders {
         }
     }
 
-    /// The organization's asset type `id`. An organization has a handful of
-    /// types and a page of assets names them over and over, so the first
-    /// call reads them all (one statement per request) and later calls look
-    /// them up, without a DataLoader round per asset.
+    /// The organization's asset type `id`. A page of assets names a handful
+    /// of types over and over: the types read along with assets
+    /// ([`AssetsAtLocation`]) answer without a statement; otherwise the first
+    /// call reads all of the organization's types (one statement per
+    /// request) and later calls look them up, without a DataLoader round per
+    /// asset.
     ///
     /// # Errors
     /// Internal on database failure.
     pub async fn asset_type(&self, id: Uuid) -> Result<Option<asset_type::Model>, ApiError> {
+        if let Ok(seen) = self.batch.loader().seen_asset_types.lock()
+            && let Some(found) = seen.get(&id)
+        {
+            return Ok(Some(found.clone()));
+        }
         let types = self
             .asset_types
             .get_or_try_init(|| async {
@@ -235,6 +243,9 @@ impl Wake for WakeFlag {
 pub struct Batch {
     db: DatabaseConnection,
     org: Uuid,
+    /// Asset types met while loading assets (read with them, in the same
+    /// statement), so that `Asset.assetType` usually needs no statement.
+    seen_asset_types: Arc<Mutex<HashMap<Uuid, asset_type::Model>>>,
 }
 
 macro_rules! key_types {
@@ -354,9 +365,37 @@ macro_rules! children {
 children!(LocationsOfAccount, location, AccountId, account_id, |org| {
     location::Column::OrganizationId.eq(org)
 });
-children!(AssetsAtLocation, asset, LocationId, location_id, |org| {
-    asset::Column::OrganizationId.eq(org)
-});
+
+impl Loader<AssetsAtLocation> for Batch {
+    type Value = Vec<asset::Model>;
+    type Error = Arc<DbErr>;
+
+    /// The assets with their types in one statement (a LEFT JOIN): the types
+    /// go to `seen_asset_types` for `Asset.assetType`.
+    async fn load(&self, keys: &[AssetsAtLocation]) -> Result<HashMap<AssetsAtLocation, Self::Value>, Self::Error> {
+        let mut grouped: HashMap<AssetsAtLocation, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let rows = asset::Entity::find()
+            .find_also_related(asset_type::Entity)
+            .filter(asset::Column::LocationId.is_in(keys.iter().map(|k| k.0)))
+            .filter(asset::Column::OrganizationId.eq(self.org))
+            .order_by_asc(asset::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut types = HashMap::new();
+        for (row, asset_type) in rows {
+            if let Some(asset_type) = asset_type.filter(|t| t.organization_id == self.org) {
+                types.entry(asset_type.id).or_insert(asset_type);
+            }
+            if let Some(children) = row.location_id.and_then(|p| grouped.get_mut(&AssetsAtLocation(p))) {
+                children.push(row);
+            }
+        }
+        if let Ok(mut seen) = self.seen_asset_types.lock() {
+            seen.extend(types);
+        }
+        Ok(grouped)
+    }
+}
 children!(InvoicesOfAccount, invoice, AccountId, account_id, |org| {
     invoice::Column::OrganizationId.eq(org)
 });
