@@ -295,30 +295,16 @@ async fn with_api(
     portal.verify().await.context("the portal dashboard")?;
     progress("both dashboards answer the ceiling's rows");
 
-    let duration = Duration::from_secs(seconds);
-    let warm = Duration::from_secs(if args.quick { 1 } else { 3 });
-    let staff_figures = dashboard(
-        "staff",
+    let run = Run {
         api,
-        &staff,
-        args.connections,
-        warm,
-        duration,
-        &client,
-        ceiling_statements,
-    )
-    .await?;
-    let portal_figures = dashboard(
-        "portal",
-        api,
-        &portal,
-        args.connections,
-        warm,
-        duration,
-        &client,
-        ceiling_statements,
-    )
-    .await?;
+        client: &client,
+        ceiling_counter: ceiling_statements,
+        connections: args.connections,
+        warm: Duration::from_secs(if args.quick { 1 } else { 3 }),
+        duration: Duration::from_secs(seconds),
+    };
+    let staff_figures = dashboard("staff", &staff, &run).await?;
+    let portal_figures = dashboard("portal", &portal, &run).await?;
     Ok((staff_figures, portal_figures, idle, api.memory()))
 }
 
@@ -332,17 +318,25 @@ trait Work: Send + Sync + 'static {
     fn ceiling_statements(&self) -> usize;
 }
 
-#[expect(clippy::too_many_arguments, reason = "one call per dashboard, all named")]
-async fn dashboard<W: Work>(
-    name: &str,
-    api: &WorkerProcess,
-    work: &Arc<W>,
+/// What every dashboard measure runs against and for how long.
+struct Run<'a> {
+    api: &'a WorkerProcess,
+    client: &'a Client,
+    ceiling_counter: &'a common::db::StatementCounter,
     connections: usize,
     warm: Duration,
     duration: Duration,
-    client: &Client,
-    ceiling_counter: &common::db::StatementCounter,
-) -> anyhow::Result<DashboardFigures> {
+}
+
+async fn dashboard<W: Work>(name: &str, work: &Arc<W>, run: &Run<'_>) -> anyhow::Result<DashboardFigures> {
+    let Run {
+        api,
+        client,
+        ceiling_counter,
+        connections,
+        warm,
+        duration,
+    } = *run;
     let bytes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let graphql_load = |duration| {
         let work = work.clone();

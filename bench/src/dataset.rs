@@ -21,7 +21,7 @@
 use std::time::Instant;
 
 use anyhow::Context as _;
-use api::service::{assets, organizations::NewOrganization, sessions};
+use api::service::{assets, sessions};
 use chrono::{Duration, NaiveDate, Utc};
 use entity::{AssetStatus, InvoiceStatus, account, asset, invoice, invoice_line, location, portal_access, portal_user};
 use sea_orm::{ActiveValue::Set, ConnectionTrait as _, DatabaseConnection, EntityTrait as _, TransactionTrait as _};
@@ -41,9 +41,6 @@ pub const LINES_PER_INVOICE: usize = 3;
 /// Rows per INSERT: well under PostgreSQL's 65,535 bind parameters.
 const CHUNK: usize = 1000;
 
-/// The staff admin's email and password.
-pub const STAFF_EMAIL: &str = "admin@bench.example";
-const STAFF_PASSWORD: &str = "bench staff password";
 /// The portal users' password hash is never checked (sessions are started
 /// directly); a fixed argon2id-shaped string keeps the column realistic.
 const PORTAL_PASSWORD_HASH: &str =
@@ -122,18 +119,9 @@ pub async fn seed(db: &DatabaseConnection, size: Size) -> anyhow::Result<Seeded>
     anyhow::ensure!(size.accounts > 0, "the data set needs at least one account");
     let started = Instant::now();
     let txn = db.begin().await?;
-    let (org, admin) = api::service::organizations::create(
-        &txn,
-        NewOrganization {
-            name: crate::harness::ORGANIZATION.to_owned(),
-            slug: "bench".to_owned(),
-            admin_email: STAFF_EMAIL.to_owned(),
-            admin_name: "Bench Admin".to_owned(),
-            admin_password: STAFF_PASSWORD.to_owned(),
-        },
-    )
-    .await
-    .map_err(|err| anyhow::anyhow!("creating the organization: {err:?}"))?;
+    let (org, admin) = api::service::organizations::create(&txn, crate::harness::organization())
+        .await
+        .map_err(|err| anyhow::anyhow!("creating the organization: {err:?}"))?;
     let types = assets::asset_types(&txn, org.id, false)
         .await
         .map_err(|err| anyhow::anyhow!("reading the asset types: {err:?}"))?;

@@ -27,10 +27,23 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test"
 /// The default Redis.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
+/// Email of the run's staff admin.
+pub const STAFF_EMAIL: &str = "admin@bench.example";
 /// Password of the run's staff admin.
 const STAFF_PASSWORD: &str = "bench staff password";
 /// The run's organization.
 pub const ORGANIZATION: &str = "Bench Sanitation & Roll-off";
+
+/// The run's organization and its staff admin, as both benchmarks create it.
+pub fn organization() -> NewOrganization {
+    NewOrganization {
+        name: ORGANIZATION.to_owned(),
+        slug: "bench".to_owned(),
+        admin_email: STAFF_EMAIL.to_owned(),
+        admin_name: "Bench Admin".to_owned(),
+        admin_password: STAFF_PASSWORD.to_owned(),
+    }
+}
 
 /// A database of its own on the benchmark's PostgreSQL server.
 pub struct BenchDatabase {
@@ -211,19 +224,9 @@ impl Api {
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
         }));
-        let admin_email = "admin@bench.example".to_owned();
-        api::service::organizations::create(
-            &db,
-            NewOrganization {
-                name: ORGANIZATION.to_owned(),
-                slug: "bench".to_owned(),
-                admin_email: admin_email.clone(),
-                admin_name: "Bench Admin".to_owned(),
-                admin_password: STAFF_PASSWORD.to_owned(),
-            },
-        )
-        .await
-        .map_err(|err| anyhow::anyhow!("creating the organization: {err:?}"))?;
+        api::service::organizations::create(&db, organization())
+            .await
+            .map_err(|err| anyhow::anyhow!("creating the organization: {err:?}"))?;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .timeout(Duration::from_secs(60))
@@ -239,7 +242,7 @@ impl Api {
         let data = api
             .graphql(
                 "mutation($e: String!, $p: String!) { staffLogin(email: $e, password: $p) { token } }",
-                json!({"e": admin_email, "p": STAFF_PASSWORD}),
+                json!({"e": STAFF_EMAIL, "p": STAFF_PASSWORD}),
             )
             .await
             .context("staffLogin")?;
