@@ -172,6 +172,11 @@ async fn metrics_count_requests_and_time_operations_by_root_field_and_count_stat
     #[expect(clippy::cast_precision_loss, reason = "a small count")]
     let statements = statements as f64;
     assert_eq!(value("portal_db_statements_total"), statements);
+    assert_eq!(
+        value("portal_graphql_waiting"),
+        0.0,
+        "nothing waits once every request answered"
+    );
     assert!(statements > 0.0);
 }
 

@@ -50,9 +50,11 @@ pub async fn graphql_handler(
     let started = Instant::now();
     // Held from the viewer's lookup to the serialized response: a request
     // waiting here holds no more than its parsed body.
+    let waiting = state.metrics.waiting();
     let Ok(_permit) = state.graphql_permits.acquire().await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "the api is shutting down").into_response();
     };
+    drop(waiting);
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let viewer = match auth::viewer_from_header(&state.data.db, authorization).await {
         Ok(viewer) => viewer,

@@ -1,6 +1,7 @@
 //! Prometheus metrics: HTTP requests by route and status, GraphQL operations
-//! by root field with their latency, and SQL statements run. One registry per
-//! application (not a global), so several apps in one test process stay apart.
+//! by root field with their latency, GraphQL requests waiting for a permit,
+//! and SQL statements run. One registry per application (not a global), so
+//! several apps in one test process stay apart.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use prometheus_client::{
     metrics::{
         counter::Counter,
         family::Family,
+        gauge::Gauge,
         histogram::{Histogram, exponential_buckets},
     },
     registry::Registry,
@@ -61,6 +63,17 @@ pub struct Metrics {
     http_duration: HistogramFamily<RouteLabels>,
     graphql_operations: Family<OperationLabels, Counter>,
     graphql_duration: HistogramFamily<OperationOnly>,
+    graphql_waiting: Gauge,
+}
+
+/// Counts a GraphQL request as waiting for its permit until dropped (also
+/// when the client goes away while it waits).
+pub struct Waiting<'a>(&'a Gauge);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Metrics {
@@ -72,6 +85,7 @@ impl Metrics {
         let http_duration: HistogramFamily<RouteLabels> = Family::new_with_constructor(latency_histogram);
         let graphql_operations = Family::<OperationLabels, Counter>::default();
         let graphql_duration: HistogramFamily<OperationOnly> = Family::new_with_constructor(latency_histogram);
+        let graphql_waiting = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -93,6 +107,11 @@ impl Metrics {
             graphql_duration.clone(),
         );
         registry.register(
+            "graphql_waiting",
+            "GraphQL requests waiting for one of the GRAPHQL_MAX_CONCURRENCY permits",
+            graphql_waiting.clone(),
+        );
+        registry.register(
             "db_statements",
             "SQL statements run by this process",
             statements.0.clone(),
@@ -103,7 +122,16 @@ impl Metrics {
             http_duration,
             graphql_operations,
             graphql_duration,
+            graphql_waiting,
         }
+    }
+
+    /// Counts one more GraphQL request waiting for a permit, until the
+    /// returned guard is dropped.
+    #[must_use]
+    pub fn waiting(&self) -> Waiting<'_> {
+        self.graphql_waiting.inc();
+        Waiting(&self.graphql_waiting)
     }
 
     /// Records one GraphQL operation.
