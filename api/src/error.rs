@@ -1,136 +1,15 @@
-//! The one error type of the api and how it reaches clients.
+//! How a [`ApiError`] reaches clients: the mapping of every error of a
+//! GraphQL response to its contract code.
 //!
-//! Policy (after crates.io's `util/errors.rs`): every error a resolver returns
-//! is an [`ApiError`]. Expected failures carry one of the contract's stable
-//! `extensions.code` values and a message meant for the user. Anything else
-//! is [`ApiError::Internal`]: its cause chain is logged with the request's
-//! span, and the client sees only `INTERNAL` and "internal error" — database
-//! messages, SQL and stack details never leave the server.
-//!
-//! Resolvers use `?` freely: async-graphql keeps the original error as the
-//! `source` of its `Error`, and [`finish_response`] maps each error of a
-//! response to its code in one place, so no error escapes unmapped.
+//! The error type itself, with its codes, is the service crate's
+//! ([`service::error`]). Resolvers use `?` freely: async-graphql keeps the
+//! original error as the `source` of its `Error`, and [`finish_response`]
+//! maps each error of a response to its code in one place, so no error
+//! escapes unmapped. Internal errors are logged with their cause and reach
+//! the client as `INTERNAL` with no details.
 
 use async_graphql::{ErrorExtensionValues, Response, ServerError, Value};
-use sea_orm::{DbErr, SqlErr};
-
-/// Every error the api answers with.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// No session token, or an invalid or expired one.
-    #[error("sign in first: this needs a valid session token")]
-    Unauthenticated,
-    /// Signed in, but this role may not do this.
-    #[error("you are not allowed to do this")]
-    Forbidden,
-    /// No such object visible to the viewer (also: another organization's).
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// Validation failed; `field` names the input (e.g. `input.contact.email`).
-    #[error("{message}")]
-    BadInput {
-        /// The argument or input field at fault.
-        field: String,
-        /// What is wrong, for the user.
-        message: String,
-    },
-    /// The account has no contact email on file to invite.
-    #[error("the account has no contact email on file; add one under Contact Information first")]
-    ContactEmailMissing,
-    /// The invitation token is unknown, already used, or revoked.
-    #[error("this invitation link is not valid (already used, replaced or revoked)")]
-    InvitationInvalid,
-    /// The invitation token is past its expiry.
-    #[error("this invitation link has expired")]
-    InvitationExpired,
-    /// Login failed; the same for an unknown email and a wrong password.
-    #[error("the email or password is not correct")]
-    InvalidCredentials,
-    /// Too many attempts.
-    #[error("too many attempts; try again in {retry_after_seconds} seconds")]
-    RateLimited {
-        /// When the caller may try again.
-        retry_after_seconds: u64,
-    },
-    /// The organization has not set up online payments.
-    #[error("online payments are not enabled for this organization")]
-    PaymentsNotEnabled,
-    /// The payment gateway declined the charge.
-    #[error("the payment was declined; nothing was charged")]
-    PaymentDeclined,
-    /// The invoice is already paid or void.
-    #[error("this invoice cannot be paid (already paid or void)")]
-    InvoiceNotPayable,
-    /// Anything unexpected. Logged with its cause; clients see no details.
-    #[error("internal error")]
-    Internal(#[source] anyhow::Error),
-}
-
-impl ApiError {
-    /// A validation error on `field`.
-    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadInput {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    /// Wraps an unexpected failure.
-    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        Self::Internal(cause.into())
-    }
-
-    /// The contract's `extensions.code` for this error.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::BadInput { .. } => "BAD_USER_INPUT",
-            Self::ContactEmailMissing => "CONTACT_EMAIL_MISSING",
-            Self::InvitationInvalid => "INVITATION_INVALID",
-            Self::InvitationExpired => "INVITATION_EXPIRED",
-            Self::InvalidCredentials => "INVALID_CREDENTIALS",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::PaymentsNotEnabled => "PAYMENTS_NOT_ENABLED",
-            Self::PaymentDeclined => "PAYMENT_DECLINED",
-            Self::InvoiceNotPayable => "INVOICE_NOT_PAYABLE",
-            Self::Internal(_) => "INTERNAL",
-        }
-    }
-}
-
-impl From<DbErr> for ApiError {
-    fn from(err: DbErr) -> Self {
-        Self::Internal(err.into())
-    }
-}
-
-/// Which input a unique constraint guards, for [`on_unique`].
-#[derive(Debug, Clone, Copy)]
-pub struct UniqueRule {
-    /// The index name, as PostgreSQL reports it (`migration::constraint::…`).
-    pub constraint: &'static str,
-    /// The input field to name in `extensions.field`.
-    pub field: &'static str,
-    /// The message for the user.
-    pub message: &'static str,
-}
-
-/// Maps a unique-constraint violation to `BAD_USER_INPUT` on the input field
-/// that the violated constraint guards; any other error stays internal.
-pub fn on_unique(err: DbErr, rules: &[UniqueRule]) -> ApiError {
-    if let Some(SqlErr::UniqueConstraintViolation(detail)) = err.sql_err() {
-        // PostgreSQL names the index, SQLite the columns: the migration
-        // crate knows both.
-        let violated = migration::constraint::violated_unique_index(&detail).map(|index| index.name);
-        if let Some(rule) = rules.iter().find(|rule| violated == Some(rule.constraint)) {
-            return ApiError::bad_input(rule.field, rule.message);
-        }
-    }
-    ApiError::from(err)
-}
+pub use service::error::{ApiError, UniqueRule, on_unique};
 
 /// Gives every error of a GraphQL response its contract code, logs internal
 /// ones with their cause and strips their details.

@@ -9,9 +9,8 @@ pub mod auth;
 pub mod error;
 pub mod graphql;
 pub mod http;
-pub mod payments;
+pub use service::gateway as payments;
 pub mod rate_limit;
-pub mod service;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 

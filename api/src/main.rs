@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::{Context, bail};
-use api::{Application, service};
+use api::Application;
 use clap::{Parser, Subcommand};
 use common::Settings;
 use rand::{Rng, distr::Alphanumeric};

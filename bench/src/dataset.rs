@@ -6,7 +6,7 @@
 //! follow from the row's position only. Ids are UUIDv7 made in insertion
 //! order, so lists (ordered by id) come out in the same order every run.
 //!
-//! - one organization (created by [`api::service::organizations::create`],
+//! - one organization (created by [`service::organizations::create`],
 //!   with its staff admin and the four default asset types);
 //! - `accounts` accounts, each with a contact email, `LOCATIONS_PER_ACCOUNT`
 //!   locations with `ASSETS_PER_LOCATION` DEPLOYED assets each (types in
@@ -14,17 +14,17 @@
 //!   (the first `OPEN_INVOICES_PER_ACCOUNT` OPEN, the rest PAID);
 //! - `portal_users` portal users, user *i* with whole-account grants over
 //!   1–3 accounts (1 + *i* mod 3, starting at account 5*i* mod `accounts`),
-//!   and a session each, started with [`api::service::sessions::start`] (so
+//!   and a session each, started with [`service::sessions::start`] (so
 //!   only the token's digest is stored) — the benchmark skips the argon2
 //!   sign-in, which is deliberately slow and measured nowhere here.
 
 use std::time::Instant;
 
 use anyhow::Context as _;
-use api::service::{assets, sessions};
 use chrono::{Duration, NaiveDate, Utc};
 use entity::{AssetStatus, InvoiceStatus, account, asset, invoice, invoice_line, location, portal_access, portal_user};
 use sea_orm::{ActiveValue::Set, ConnectionTrait as _, DatabaseConnection, EntityTrait as _, TransactionTrait as _};
+use service::{assets, sessions};
 use uuid::Uuid;
 
 /// Locations per account.
@@ -119,7 +119,7 @@ pub async fn seed(db: &DatabaseConnection, size: Size) -> anyhow::Result<Seeded>
     anyhow::ensure!(size.accounts > 0, "the data set needs at least one account");
     let started = Instant::now();
     let txn = db.begin().await?;
-    let (org, admin) = api::service::organizations::create(&txn, crate::harness::organization())
+    let (org, admin) = service::organizations::create(&txn, crate::harness::organization())
         .await
         .map_err(|err| anyhow::anyhow!("creating the organization: {err:?}"))?;
     let types = assets::asset_types(&txn, org.id, false)

@@ -13,11 +13,11 @@
 use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use anyhow::{Context as _, bail};
-use api::service::organizations::NewOrganization;
 use common::Settings;
 use redis::AsyncCommands;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
+use service::organizations::NewOrganization;
 use testkit::smtp_sink::SmtpSink;
 use tokio::{sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
@@ -208,7 +208,7 @@ pub struct Api {
 
 impl Api {
     /// Builds the api from `env` on `127.0.0.1:0`, serves it, creates the
-    /// organization with `api::service::organizations::create` and signs
+    /// organization with `service::organizations::create` and signs
     /// its admin in with `staffLogin`.
     ///
     /// # Errors
@@ -224,7 +224,7 @@ impl Api {
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
         }));
-        api::service::organizations::create(&db, organization())
+        service::organizations::create(&db, organization())
             .await
             .map_err(|err| anyhow::anyhow!("creating the organization: {err:?}"))?;
         let client = reqwest::Client::builder()

@@ -400,7 +400,7 @@ async fn invite_all(api: &Api, accounts: &[BenchAccount]) -> anyhow::Result<Rate
 fn invitation_message(plan: &Plan, from: &Mailbox, to: &str, index: usize) -> anyhow::Result<Message> {
     let (token, _) = common::token::new_token();
     let link = worker::templates::accept_link(&plan.defaults.public_url, &token);
-    let subject = api::service::invitations::invitation_subject(ORGANIZATION);
+    let subject = service::invitations::invitation_subject(ORGANIZATION);
     let account_name = format!("Bench BARE Construction {index}");
     let email = worker::templates::invitation(&worker::templates::Invitation {
         subject: &subject,

@@ -140,3 +140,17 @@ pub enum DeliveryStatus {
     #[sea_orm(string_value = "FAILED")]
     Failed,
 }
+
+/// Whether an account's customer uses the portal. Not stored: it is derived
+/// from the account's portal access and pending invitations (see the service
+/// crate's `accounts::portal_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PortalStatus {
+    /// Nobody was invited, or every invitation ended unused.
+    NotConnected,
+    /// An invitation is pending (sent, not accepted, not expired).
+    Invited,
+    /// At least one portal user has access.
+    Connected,
+}

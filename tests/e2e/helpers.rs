@@ -7,10 +7,11 @@
 
 use std::{collections::HashMap, path::PathBuf, sync::LazyLock};
 
-use api::{Application, service::organizations::NewOrganization};
+use api::Application;
 use common::{Settings, db::StatementCounter};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
+use service::organizations::NewOrganization;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -124,7 +125,7 @@ impl TestApp {
     /// Creates an organization with a staff admin and signs the admin in.
     pub async fn staff(&self, slug: &str) -> Staff {
         let email = format!("admin@{slug}.example");
-        let (org, _) = api::service::organizations::create(
+        let (org, _) = service::organizations::create(
             &self.db,
             NewOrganization {
                 name: format!("Org {slug}"),

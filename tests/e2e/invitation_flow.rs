@@ -61,7 +61,7 @@ async fn the_demo_account_goes_from_not_connected_to_connected_through_redis_a_w
     let (app, namespace) = production_like(&sink).await;
     let _worker = WorkerProcess::spawn(&app, &[]).await;
     let password = "demo staff password";
-    api::service::seed::seed_demo(&app.db, password.to_owned())
+    service::seed::seed_demo(&app.db, password.to_owned())
         .await
         .expect("seed")
         .expect("an empty database");

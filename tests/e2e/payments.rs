@@ -15,11 +15,11 @@ use api::{
     auth::Grants,
     error::ApiError,
     payments::{BoxFuture, ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway, SandboxGateway},
-    service::payments::{self, PayInvoice},
 };
 use entity::{DeliveryStatus, EmailKind, PaymentStatus, audit_event, email_delivery, payment, portal_user};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
+use service::payments::{self, PayInvoice};
 use testkit::smtp_sink::ReceivedEmail;
 use uuid::Uuid;
 

@@ -126,7 +126,7 @@ async fn a_portal_user_is_forbidden_every_staff_mutation_and_sees_only_requestab
     .insert(&app.db)
     .await
     .expect("insert portal user");
-    let session = api::service::sessions::start(&app.db, staff.organization_id, None, Some(user.id), 1)
+    let session = service::sessions::start(&app.db, staff.organization_id, None, Some(user.id), 1)
         .await
         .expect("portal session");
     let customer = Some(session.token.as_str());

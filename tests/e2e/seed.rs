@@ -2,10 +2,10 @@
 //! organization with enough data to click through every screen, and its
 //! staff can sign in; a database that has an organization is left alone.
 
-use api::service::seed::{DEMO_ADMIN_EMAIL, DEMO_SLUG, seed_demo};
 use entity::organization;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
+use service::seed::{DEMO_ADMIN_EMAIL, DEMO_SLUG, seed_demo};
 
 use crate::helpers::TestApp;
 

@@ -22,8 +22,8 @@ pub struct AppData {
     /// Limits on the public sign-in operations.
     pub limiter: Arc<RateLimiter>,
     /// Charges `payInvoice` (the sandbox unless the api was built with
-    /// another; see [`crate::payments`]).
-    pub payment_gateway: Arc<dyn crate::payments::PaymentGateway>,
+    /// another; see [`service::gateway`]).
+    pub payment_gateway: Arc<dyn service::gateway::PaymentGateway>,
 }
 
 /// The client's address, as the connection saw it.
@@ -45,7 +45,7 @@ pub trait ContextExt {
     /// The client's address, when known.
     fn client_addr(&self) -> Option<IpAddr>;
     /// The payment gateway `payInvoice` charges through.
-    fn payment_gateway(&self) -> &dyn crate::payments::PaymentGateway;
+    fn payment_gateway(&self) -> &dyn service::gateway::PaymentGateway;
     /// Pushes a committed delivery to the queue. A failed push is logged,
     /// not returned: the row is in the outbox and the sweeper pushes it again.
     fn dispatch(&self, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send;
@@ -76,7 +76,7 @@ impl ContextExt for Context<'_> {
         self.data_opt::<ClientAddr>().and_then(|a| a.0)
     }
 
-    fn payment_gateway(&self) -> &dyn crate::payments::PaymentGateway {
+    fn payment_gateway(&self) -> &dyn service::gateway::PaymentGateway {
         self.data_unchecked::<AppData>().payment_gateway.as_ref()
     }
 

@@ -44,10 +44,10 @@ use crate::{
     auth::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN},
     error::ApiError,
     rate_limit::Action,
-    service::{
-        accounts,
-        invitations::{self, Link, Preview},
-    },
+};
+use service::{
+    accounts,
+    invitations::{self, Link, Preview},
 };
 
 /// Nothing but inline styles, and forms only to this origin: the page
@@ -489,7 +489,7 @@ fn summary(preview: &Preview, with_expiry: bool) -> String {
 }
 
 /// Signed up (or in): the welcome and the session, shown this once.
-fn welcome(name: &str, account_name: &str, session: &crate::service::sessions::NewSession) -> Response {
+fn welcome(name: &str, account_name: &str, session: &service::sessions::NewSession) -> Response {
     let body = format!(
         "<p class=\"ok\" role=\"status\">Welcome, {name}: your portal account for {account} is ready and you \
          are signed in.</p>\n\

@@ -2,13 +2,11 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::{
-    graphql::{
-        context::ContextExt,
-        types::{account::Account, require_id},
-    },
-    service::access,
+use crate::graphql::{
+    context::ContextExt,
+    types::{account::Account, require_id},
 };
+use service::access;
 
 /// Portal access changes.
 #[derive(Default)]

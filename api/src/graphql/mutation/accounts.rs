@@ -2,13 +2,11 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 
-use crate::{
-    graphql::{
-        context::ContextExt,
-        types::{account::Account, require_id},
-    },
-    service::accounts::{self, ContactChange, NewAccount},
+use crate::graphql::{
+    context::ContextExt,
+    types::{account::Account, require_id},
 };
+use service::accounts::{self, ContactChange, NewAccount};
 
 /// Contact Information. On update, an omitted field stays as it is and
 /// `null` clears it.

@@ -3,17 +3,15 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
-use crate::{
-    graphql::{
-        context::ContextExt,
-        scalars::Date,
-        types::{
-            asset_request::{AssetRequest, AssetRequestStatus},
-            require_id,
-        },
+use crate::graphql::{
+    context::ContextExt,
+    scalars::Date,
+    types::{
+        asset_request::{AssetRequest, AssetRequestStatus},
+        require_id,
     },
-    service::asset_requests::{self, NewAssetRequest},
 };
+use service::asset_requests::{self, NewAssetRequest};
 
 /// What a customer asks for.
 #[derive(InputObject)]

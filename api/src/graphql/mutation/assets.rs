@@ -2,16 +2,14 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
-use crate::{
-    graphql::{
-        context::ContextExt,
-        types::{
-            asset::{Asset, AssetStatus},
-            require_id,
-        },
+use crate::graphql::{
+    context::ContextExt,
+    types::{
+        asset::{Asset, AssetStatus},
+        require_id,
     },
-    service::assets,
 };
+use service::assets;
 
 /// A new asset.
 #[derive(InputObject)]

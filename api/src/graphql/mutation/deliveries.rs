@@ -2,13 +2,11 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::{
-    graphql::{
-        context::ContextExt,
-        types::{invitation::EmailDelivery, require_id},
-    },
-    service::deliveries,
+use crate::graphql::{
+    context::ContextExt,
+    types::{invitation::EmailDelivery, require_id},
 };
+use service::deliveries;
 
 /// Email delivery changes.
 #[derive(Default)]

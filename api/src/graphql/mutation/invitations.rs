@@ -14,8 +14,8 @@ use crate::{
         },
     },
     rate_limit::Action,
-    service::invitations,
 };
+use service::invitations;
 
 /// Invitation changes.
 #[derive(Default)]

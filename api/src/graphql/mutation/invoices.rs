@@ -2,14 +2,12 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
-use crate::{
-    graphql::{
-        context::ContextExt,
-        scalars::Date,
-        types::{invoice::Invoice, require_id},
-    },
-    service::invoices::{self, NewInvoice, NewLine},
+use crate::graphql::{
+    context::ContextExt,
+    scalars::Date,
+    types::{invoice::Invoice, require_id},
 };
+use service::invoices::{self, NewInvoice, NewLine};
 
 /// One invoice line.
 #[derive(InputObject)]

@@ -2,13 +2,11 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
-use crate::{
-    graphql::{
-        context::ContextExt,
-        types::{location::Location, require_id},
-    },
-    service::locations::{self, NewAddress},
+use crate::graphql::{
+    context::ContextExt,
+    types::{location::Location, require_id},
 };
+use service::locations::{self, NewAddress};
 
 /// A postal address.
 #[derive(InputObject)]

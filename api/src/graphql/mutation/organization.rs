@@ -2,10 +2,8 @@
 
 use async_graphql::{Context, Object, Result};
 
-use crate::{
-    graphql::{context::ContextExt, types::organization::Organization},
-    service::organizations,
-};
+use crate::graphql::{context::ContextExt, types::organization::Organization};
+use service::organizations;
 
 /// Organization settings.
 #[derive(Default)]

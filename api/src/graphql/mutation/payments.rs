@@ -2,13 +2,11 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::{
-    graphql::{
-        context::ContextExt,
-        types::{invoice::Payment, require_id},
-    },
-    service::payments::{self, PayInvoice},
+use crate::graphql::{
+    context::ContextExt,
+    types::{invoice::Payment, require_id},
 };
+use service::payments::{self, PayInvoice};
 
 /// Payment changes.
 #[derive(Default)]

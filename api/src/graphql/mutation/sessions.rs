@@ -9,8 +9,8 @@ use crate::{
         types::user::{PortalUser, Session, StaffUser, Viewer},
     },
     rate_limit::Action,
-    service::sessions,
 };
+use service::sessions;
 
 /// Signing in and out.
 #[derive(Default)]

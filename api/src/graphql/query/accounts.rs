@@ -2,17 +2,15 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::{
-    graphql::{
-        connection::{Connection, Page},
-        context::ContextExt,
-        types::{
-            account::{Account, AccountConnection, PortalStatus},
-            parse_id,
-        },
+use crate::graphql::{
+    connection::{Connection, Page},
+    context::ContextExt,
+    types::{
+        account::{Account, AccountConnection, PortalStatus},
+        parse_id,
     },
-    service::accounts::{self, AccountFilter},
 };
+use service::accounts::{self, AccountFilter};
 
 /// Account queries.
 #[derive(Default)]
@@ -36,7 +34,7 @@ impl AccountQuery {
         let page = Page::new(first, after.as_deref())?;
         let filter = AccountFilter {
             search,
-            portal_status,
+            portal_status: portal_status.map(Into::into),
             portal_user: viewer.portal_user_id(),
         };
         let want_total = ctx.look_ahead().field("totalCount").exists();

@@ -2,14 +2,12 @@
 
 use async_graphql::{Context, Object, Result};
 
-use crate::{
-    graphql::{
-        connection::{Connection, Page},
-        context::ContextExt,
-        types::asset_request::{AssetRequest, AssetRequestConnection, AssetRequestStatus},
-    },
-    service::asset_requests,
+use crate::graphql::{
+    connection::{Connection, Page},
+    context::ContextExt,
+    types::asset_request::{AssetRequest, AssetRequestConnection, AssetRequestStatus},
 };
+use service::asset_requests;
 
 /// Asset request queries.
 #[derive(Default)]

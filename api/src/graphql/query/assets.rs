@@ -2,19 +2,17 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::{
-    graphql::{
-        connection::{Connection, Page},
-        context::ContextExt,
-        types::{
-            asset::{Asset, AssetConnection, AssetStatus, AssetType},
-            parse_id,
-        },
+use crate::graphql::{
+    connection::{Connection, Page},
+    context::ContextExt,
+    types::{
+        asset::{Asset, AssetConnection, AssetStatus, AssetType},
+        parse_id,
     },
-    service::{
-        assets::{self, AssetFilter},
-        locations, visibility,
-    },
+};
+use service::{
+    assets::{self, AssetFilter},
+    locations, visibility,
 };
 
 /// Asset queries.

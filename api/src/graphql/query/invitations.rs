@@ -2,17 +2,15 @@
 
 use async_graphql::{Context, Object, Result};
 
-use crate::{
-    graphql::{
-        connection::{Connection, Page},
-        context::ContextExt,
-        types::invitation::{
-            DeliveryStatus, EmailDelivery, EmailDeliveryConnection, Invitation, InvitationConnection,
-            InvitationPreview, InvitationStatus,
-        },
+use crate::graphql::{
+    connection::{Connection, Page},
+    context::ContextExt,
+    types::invitation::{
+        DeliveryStatus, EmailDelivery, EmailDeliveryConnection, Invitation, InvitationConnection, InvitationPreview,
+        InvitationStatus,
     },
-    service::{deliveries, invitations},
 };
+use service::{deliveries, invitations};
 
 /// Invitation and delivery queries.
 #[derive(Default)]

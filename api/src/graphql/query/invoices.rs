@@ -2,17 +2,15 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::{
-    graphql::{
-        connection::{Connection, Page},
-        context::ContextExt,
-        types::{
-            invoice::{Invoice, InvoiceConnection, InvoiceStatus},
-            parse_id,
-        },
+use crate::graphql::{
+    connection::{Connection, Page},
+    context::ContextExt,
+    types::{
+        invoice::{Invoice, InvoiceConnection, InvoiceStatus},
+        parse_id,
     },
-    service::{invoices, visibility},
 };
+use service::{invoices, visibility};
 
 /// Invoice queries.
 #[derive(Default)]

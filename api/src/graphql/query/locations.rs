@@ -2,17 +2,15 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use crate::{
-    graphql::{
-        connection::{Connection, Page},
-        context::ContextExt,
-        types::{
-            location::{Location, LocationConnection},
-            parse_id,
-        },
+use crate::graphql::{
+    connection::{Connection, Page},
+    context::ContextExt,
+    types::{
+        location::{Location, LocationConnection},
+        parse_id,
     },
-    service::{locations, visibility},
 };
+use service::{locations, visibility};
 
 /// Location queries.
 #[derive(Default)]

@@ -13,20 +13,19 @@ use super::{
     to_id,
     user::PortalUser,
 };
-use crate::{
-    graphql::{
-        connection::{Connection, Node, Page, connection_types},
-        context::ContextExt,
-        loaders::{
-            AssetsAtLocation, InvitationsOfAccount, InvoicesOfAccount, LocationsOfAccount, OpenInvoicesOfAccount,
-            PortalStatusOfAccount, PortalUsersOfAccount,
-        },
+use crate::graphql::{
+    connection::{Connection, Node, Page, connection_types},
+    context::ContextExt,
+    loaders::{
+        AssetsAtLocation, InvitationsOfAccount, InvoicesOfAccount, LocationsOfAccount, OpenInvoicesOfAccount,
+        PortalStatusOfAccount, PortalUsersOfAccount,
     },
-    service::audit,
 };
+use service::audit;
 
 /// Whether the account's customer uses the portal.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::PortalStatus")]
 pub enum PortalStatus {
     /// Nobody was invited, or every invitation ended unused.
     NotConnected,

@@ -12,8 +12,8 @@ use crate::{
         context::ContextExt,
         loaders::{AccountKey, LatestDeliveryOfInvitation, LocationsOfInvitation, StaffUserKey},
     },
-    service::invitations::effective_status,
 };
+use service::invitations::effective_status;
 
 /// Where an invitation is in its life.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Money in integer minor units, with display formatting.
+//! The GraphQL face of [`service::money::Money`].
 
 use async_graphql::{Object, Result};
 
@@ -6,54 +6,19 @@ use crate::error::ApiError;
 
 /// An amount of money in minor units (cents) of one currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Money {
-    /// Minor units.
-    pub cents: i64,
-    /// ISO 4217 code, e.g. `USD`.
-    pub currency: [u8; 3],
-}
+pub struct Money(pub service::money::Money);
 
 impl Money {
-    /// Builds an amount; `currency` must be a three-letter code (it is validated on input).
+    /// Builds an amount (see [`service::money::Money::new`]).
     #[must_use]
     pub fn new(cents: i64, currency: &str) -> Self {
-        let mut code = *b"USD";
-        if let [a, b, c] = currency.as_bytes() {
-            code = [*a, *b, *c];
-        }
-        Self { cents, currency: code }
+        Self(service::money::Money::new(cents, currency))
     }
+}
 
-    fn code(&self) -> &str {
-        std::str::from_utf8(&self.currency).unwrap_or("USD")
-    }
-
-    /// `$1,234.50`; currencies without a known symbol print their code: `CHF 1,234.50`.
-    #[must_use]
-    pub fn formatted(&self) -> String {
-        let symbol = match self.code() {
-            "USD" | "CAD" | "AUD" | "NZD" | "MXN" => "$",
-            "EUR" => "€",
-            "GBP" => "£",
-            "JPY" => "¥",
-            _ => "",
-        };
-        let abs = self.cents.unsigned_abs();
-        let whole = (abs / 100).to_string();
-        let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
-        for (i, digit) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i).is_multiple_of(3) {
-                grouped.push(',');
-            }
-            grouped.push(digit);
-        }
-        let sign = if self.cents < 0 { "-" } else { "" };
-        let prefix = if symbol.is_empty() {
-            format!("{} ", self.code())
-        } else {
-            symbol.to_owned()
-        };
-        format!("{sign}{prefix}{grouped}.{:02}", abs % 100)
+impl From<service::money::Money> for Money {
+    fn from(money: service::money::Money) -> Self {
+        Self(money)
     }
 }
 
@@ -62,30 +27,17 @@ impl Money {
 impl Money {
     /// Minor units (cents); never floating point.
     async fn amount_cents(&self) -> Result<i32> {
-        Ok(i32::try_from(self.cents).map_err(ApiError::internal)?)
+        Ok(i32::try_from(self.0.cents).map_err(ApiError::internal)?)
     }
 
     /// ISO 4217 currency code.
     async fn currency(&self) -> &str {
-        self.code()
+        self.0.code()
     }
 
     /// For display, e.g. "$1,234.50".
     #[graphql(name = "formatted")]
     async fn formatted_field(&self) -> String {
-        self.formatted()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Money;
-
-    #[test]
-    fn formats_with_symbol_and_thousands() {
-        assert_eq!(Money::new(123_450, "USD").formatted(), "$1,234.50");
-        assert_eq!(Money::new(5, "USD").formatted(), "$0.05");
-        assert_eq!(Money::new(-100_000_000, "EUR").formatted(), "-€1,000,000.00");
-        assert_eq!(Money::new(99_900, "CHF").formatted(), "CHF 999.00");
+        self.0.formatted()
     }
 }

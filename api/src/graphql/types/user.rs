@@ -16,8 +16,8 @@ use crate::{
         context::ContextExt,
         loaders::OrganizationKey,
     },
-    service::accounts::{self, AccountFilter},
 };
+use service::accounts::{self, AccountFilter};
 
 /// A user of the staff Customer Center.
 #[derive(Clone)]

@@ -2,7 +2,7 @@
 //! Contact Information on file.
 
 use chrono::Utc;
-use entity::{InvitationStatus, account, invitation, portal_access, staff_user};
+use entity::{InvitationStatus, PortalStatus, account, invitation, portal_access, staff_user};
 use migration::constraint;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::validate;
 use crate::{
     error::{ApiError, UniqueRule, on_unique},
-    graphql::{connection::Page, types::account::PortalStatus},
+    page::Page,
 };
 
 const NUMBER_TAKEN: UniqueRule = UniqueRule {

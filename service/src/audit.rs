@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::{error::ApiError, graphql::connection::Page};
+use crate::{error::ApiError, page::Page};
 
 /// Who did it.
 #[derive(Debug, Clone, Copy)]

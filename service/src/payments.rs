@@ -70,8 +70,8 @@ use super::{
 use crate::{
     auth::Grants,
     error::{ApiError, UniqueRule, on_unique},
-    graphql::types::money::Money,
-    payments::{ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway},
+    gateway::{ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway},
+    money::Money,
 };
 
 /// Longest idempotency key accepted.

@@ -41,7 +41,7 @@ use super::{
     audit::{self, Actor, action},
     notices, validate, visibility,
 };
-use crate::{auth::Grants, error::ApiError, graphql::connection::Page};
+use crate::{auth::Grants, error::ApiError, page::Page};
 
 /// Fewest assets one request may ask for.
 pub const MIN_QUANTITY: i32 = 1;

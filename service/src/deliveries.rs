@@ -4,7 +4,7 @@ use entity::{DeliveryStatus, email_delivery};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::{error::ApiError, graphql::connection::Page};
+use crate::{error::ApiError, page::Page};
 
 /// A page of the organization's email deliveries.
 ///

@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityT
 use uuid::Uuid;
 
 use super::{accounts, validate};
-use crate::{error::ApiError, graphql::connection::Page};
+use crate::{error::ApiError, page::Page};
 
 /// A postal address as entered.
 #[derive(Debug, Clone, Default)]

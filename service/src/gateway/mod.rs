@@ -8,7 +8,7 @@
 //!
 //! This module owns the gateway's types only; the rules of paying (who may
 //! pay what, the invoice lock, idempotency, recording the result) live in
-//! [`crate::service::payments`].
+//! [`crate::payments`].
 //!
 //! # Plugging in a real processor
 //!

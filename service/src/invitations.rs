@@ -29,7 +29,7 @@ use super::{
     sessions::{self, NewSession},
     validate,
 };
-use crate::{auth, error::ApiError, graphql::connection::Page};
+use crate::{auth, error::ApiError, page::Page};
 
 /// A second invite within this time of the last send returns the pending
 /// invitation and queues nothing: a double click sends one email.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{locations, validate};
 use crate::{
     error::{ApiError, UniqueRule, on_unique},
-    graphql::connection::Page,
+    page::Page,
 };
 
 const TAG_TAKEN: UniqueRule = UniqueRule {

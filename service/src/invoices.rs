@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{accounts, locations, validate};
 use crate::{
     error::{ApiError, UniqueRule, on_unique},
-    graphql::connection::Page,
+    page::Page,
 };
 
 const NUMBER_TAKEN: UniqueRule = UniqueRule {

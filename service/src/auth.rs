@@ -1,0 +1,283 @@
+//! Sessions, passwords and the viewer of a request (who is asking, and what
+//! a portal user's grants cover). Reading the token from an HTTP header is
+//! the api's business; this module starts from the token.
+//!
+//! Session tokens are 256 random bits, URL-safe base64; the database keeps only
+//! their SHA-256 digest, so a leaked database cannot be used to sign in.
+//! Passwords are argon2id hashes with the crate's (OWASP's) default parameters.
+//! Hashing is CPU-heavy, so it runs on the blocking pool.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, LazyLock},
+};
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use chrono::Utc;
+use entity::{portal_access, portal_user, session, staff_user};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 10;
+/// Longest password accepted (bounds the hashing work an attacker can ask for).
+pub const MAX_PASSWORD_LEN: usize = 256;
+
+/// Who is making a request.
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    /// No valid session token.
+    Anonymous,
+    /// A staff user of one organization's Customer Center.
+    Staff {
+        /// The signed-in staff user.
+        user: staff_user::Model,
+        /// The session the token belongs to (ended by `logout`).
+        session_id: Uuid,
+    },
+    /// A customer signed in to the portal.
+    Portal {
+        /// The signed-in portal user.
+        user: portal_user::Model,
+        /// The session the token belongs to (ended by `logout`).
+        session_id: Uuid,
+        /// What the user's accepted invitations granted, read per request so
+        /// a disconnect takes effect at once.
+        grants: Arc<Grants>,
+    },
+}
+
+/// A portal user's access: whole accounts ("together") and single
+/// locations ("separately").
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// Accounts granted as a whole: every location, asset and invoice.
+    pub whole_accounts: HashSet<Uuid>,
+    /// Locations granted one by one (their account is visible, but only these
+    /// locations of it and the invoices billed to them).
+    pub locations: HashSet<Uuid>,
+    /// Every account with any grant.
+    pub accounts: HashSet<Uuid>,
+}
+
+impl Grants {
+    /// Reads a portal user's grants.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub async fn load(db: &impl ConnectionTrait, portal_user_id: Uuid) -> Result<Self, ApiError> {
+        let rows = portal_access::Entity::find()
+            .filter(portal_access::Column::PortalUserId.eq(portal_user_id))
+            .all(db)
+            .await?;
+        let mut grants = Self::default();
+        for row in rows {
+            grants.accounts.insert(row.account_id);
+            match row.location_id {
+                None => grants.whole_accounts.insert(row.account_id),
+                Some(location) => grants.locations.insert(location),
+            };
+        }
+        Ok(grants)
+    }
+
+    /// Whether a location (of `account_id`) is visible.
+    #[must_use]
+    pub fn sees_location(&self, location_id: Uuid, account_id: Uuid) -> bool {
+        self.whole_accounts.contains(&account_id) || self.locations.contains(&location_id)
+    }
+
+    /// Whether an invoice is visible: its account whole, or its location granted.
+    #[must_use]
+    pub fn sees_invoice(&self, account_id: Uuid, location_id: Option<Uuid>) -> bool {
+        self.whole_accounts.contains(&account_id) || location_id.is_some_and(|l| self.locations.contains(&l))
+    }
+}
+
+impl Viewer {
+    /// The viewer's organization; anonymous callers have none.
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` for anonymous callers.
+    pub fn organization_id(&self) -> Result<Uuid, ApiError> {
+        match self {
+            Self::Anonymous => Err(ApiError::Unauthenticated),
+            Self::Staff { user, .. } => Ok(user.organization_id),
+            Self::Portal { user, .. } => Ok(user.organization_id),
+        }
+    }
+
+    /// The staff user, or the error for everybody else.
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` when anonymous, `FORBIDDEN` for portal users.
+    pub fn require_staff(&self) -> Result<&staff_user::Model, ApiError> {
+        match self {
+            Self::Staff { user, .. } => Ok(user),
+            Self::Portal { .. } => Err(ApiError::Forbidden),
+            Self::Anonymous => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    /// The portal user's grants; `None` for staff (who see the whole
+    /// organization).
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` for anonymous callers.
+    pub fn grants(&self) -> Result<Option<&Grants>, ApiError> {
+        match self {
+            Self::Anonymous => Err(ApiError::Unauthenticated),
+            Self::Staff { .. } => Ok(None),
+            Self::Portal { grants, .. } => Ok(Some(grants)),
+        }
+    }
+
+    /// The portal user's id, when the viewer is one.
+    #[must_use]
+    pub fn portal_user_id(&self) -> Option<Uuid> {
+        match self {
+            Self::Portal { user, .. } => Some(user.id),
+            _ => None,
+        }
+    }
+
+    /// The portal user and its grants, or the error for everybody else
+    /// (staff act in their own systems; the portal acts as the customer).
+    ///
+    /// # Errors
+    /// `UNAUTHENTICATED` when anonymous, `FORBIDDEN` for staff.
+    pub fn require_portal(&self) -> Result<(&portal_user::Model, &Grants), ApiError> {
+        match self {
+            Self::Portal { user, grants, .. } => Ok((user, grants)),
+            Self::Staff { .. } => Err(ApiError::Forbidden),
+            Self::Anonymous => Err(ApiError::Unauthenticated),
+        }
+    }
+
+    /// The current session's id, if signed in.
+    #[must_use]
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self {
+            Self::Anonymous => None,
+            Self::Staff { session_id, .. } | Self::Portal { session_id, .. } => Some(*session_id),
+        }
+    }
+}
+
+pub use common::token::{new_token, token_digest};
+
+/// Checks a new password's length.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `field` when too short or too long.
+pub fn validate_new_password(field: &str, password: &str) -> Result<(), ApiError> {
+    let len = password.chars().count();
+    if len < MIN_PASSWORD_LEN {
+        return Err(ApiError::bad_input(
+            field,
+            format!("the password must have at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    if len > MAX_PASSWORD_LEN {
+        return Err(ApiError::bad_input(
+            field,
+            format!("the password must have at most {MAX_PASSWORD_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id on the blocking pool.
+///
+/// # Errors
+/// Internal when hashing fails (it does not for valid lengths).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing a password failed: {e}")))
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// A hash of a password nobody knows, verified against when the email is
+/// unknown so that both failures take the same time.
+static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
+    Argon2::default()
+        .hash_password(b"not-a-real-password-0000")
+        .ok()
+        .map(|hash| hash.to_string())
+});
+
+/// Verifies `password` against `hash`; with no hash (unknown user) it still
+/// does the same work and answers `false`.
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let Some(hash) = hash.or_else(|| DUMMY_HASH.clone()) else {
+            return false;
+        };
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok();
+        ok && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Resolves a session token to a viewer. An unknown or expired token gives
+/// [`Viewer::Anonymous`]; operations that need a viewer then answer
+/// `UNAUTHENTICATED`.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn viewer_for_token(db: &impl ConnectionTrait, token: &str) -> Result<Viewer, ApiError> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(Viewer::Anonymous);
+    }
+    // The session and its user in one statement (a session has one of the two).
+    let Some((session, staff, portal)) = session::Entity::find()
+        .find_also_related(staff_user::Entity)
+        .find_also_related(portal_user::Entity)
+        .filter(session::Column::TokenDigest.eq(token_digest(token)))
+        .filter(session::Column::ExpiresAt.gt(Utc::now()))
+        .one(db)
+        .await?
+    else {
+        return Ok(Viewer::Anonymous);
+    };
+    if let Some(user) = staff {
+        return Ok(Viewer::Staff {
+            user,
+            session_id: session.id,
+        });
+    }
+    if let Some(user) = portal {
+        let grants = Arc::new(Grants::load(db, user.id).await?);
+        return Ok(Viewer::Portal {
+            user,
+            session_id: session.id,
+            grants,
+        });
+    }
+    Ok(Viewer::Anonymous)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse battery".to_owned()).await.expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery".to_owned(), Some(hash.clone())).await);
+        assert!(!verify_password("wrong horse battery".to_owned(), Some(hash)).await);
+        assert!(!verify_password("not-a-real-password-0000".to_owned(), None).await);
+    }
+}
