@@ -26,7 +26,7 @@ pub async fn disconnect<C: Db>(
 ) -> Result<account::Model, ApiError> {
     let org = staff.organization_id;
     let txn = db.begin().await?;
-    let account = super::accounts::get(&txn, org, account_id).await?;
+    let account = super::accounts::get(&txn, &crate::Scope::organization(org), account_id).await?;
     let user = portal_user::Entity::find_by_id(portal_user_id)
         .filter(portal_user::Column::OrganizationId.eq(org))
         .one(&txn)

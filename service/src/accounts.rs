@@ -1,7 +1,9 @@
 //! Accounts: listing with search and portal-status filters, creation and the
 //! Contact Information on file.
 
-use chrono::Utc;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use entity::{InvitationStatus, PortalStatus, account, invitation, portal_access, staff_user};
 use migration::constraint;
 use sea_orm::{
@@ -14,6 +16,7 @@ use super::validate;
 use crate::{
     error::{ApiError, UniqueRule, on_unique},
     page::Page,
+    scope::Scope,
 };
 
 const NUMBER_TAKEN: UniqueRule = UniqueRule {
@@ -58,8 +61,8 @@ pub struct NewAccount {
     pub contact: ContactChange,
 }
 
-fn filter_condition(org: Uuid, filter: &AccountFilter) -> Condition {
-    let mut cond = Condition::all().add(account::Column::OrganizationId.eq(org));
+fn filter_condition(scope: &Scope, filter: &AccountFilter) -> Condition {
+    let mut cond = scope.accounts();
     if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let escaped = search
             .to_lowercase()
@@ -77,31 +80,8 @@ fn filter_condition(org: Uuid, filter: &AccountFilter) -> Condition {
                 .add(like(account::Column::ContactEmail)),
         );
     }
-    let connected = || {
-        account::Column::Id.in_subquery(
-            Query::select()
-                .column(portal_access::Column::AccountId)
-                .from(portal_access::Entity)
-                .and_where(portal_access::Column::OrganizationId.eq(org))
-                .to_owned(),
-        )
-    };
-    let invited = || {
-        account::Column::Id.in_subquery(
-            Query::select()
-                .column(invitation::Column::AccountId)
-                .from(invitation::Entity)
-                .and_where(invitation::Column::OrganizationId.eq(org))
-                .and_where(invitation::Column::Status.eq(InvitationStatus::Pending))
-                .and_where(invitation::Column::ExpiresAt.gt(Utc::now()))
-                .to_owned(),
-        )
-    };
-    match filter.portal_status {
-        None => {}
-        Some(PortalStatus::Connected) => cond = cond.add(connected()),
-        Some(PortalStatus::Invited) => cond = cond.add(invited()).add(connected().not()),
-        Some(PortalStatus::NotConnected) => cond = cond.add(connected().not()).add(invited().not()),
+    if let Some(status) = filter.portal_status {
+        cond = cond.add(portal_status_expr(scope.organization_id(), Utc::now()).eq(portal_status_name(status)));
     }
     if let Some(user) = filter.portal_user {
         cond = cond.add(
@@ -117,38 +97,118 @@ fn filter_condition(org: Uuid, filter: &AccountFilter) -> Condition {
     cond
 }
 
-/// A page of the organization's accounts, and the total when asked for.
+/// An account's portal status as one SQL expression over `accounts`: the
+/// only definition of the status, used both to filter lists
+/// (`portalStatus:`) and to answer the field ([`portal_statuses`]).
+/// CONNECTED when a portal user has access, else INVITED when an invitation
+/// is pending and unexpired at `now`, else NOT_CONNECTED.
+fn portal_status_expr(org: Uuid, now: DateTime<Utc>) -> Expr {
+    let connected = account::Column::Id.in_subquery(
+        Query::select()
+            .column(portal_access::Column::AccountId)
+            .from(portal_access::Entity)
+            .and_where(portal_access::Column::OrganizationId.eq(org))
+            .to_owned(),
+    );
+    let invited = account::Column::Id.in_subquery(
+        Query::select()
+            .column(invitation::Column::AccountId)
+            .from(invitation::Entity)
+            .and_where(invitation::Column::OrganizationId.eq(org))
+            .and_where(invitation::Column::Status.eq(InvitationStatus::Pending))
+            .and_where(invitation::Column::ExpiresAt.gt(now))
+            .to_owned(),
+    );
+    Expr::case(connected, portal_status_name(PortalStatus::Connected))
+        .case(invited, portal_status_name(PortalStatus::Invited))
+        .finally(portal_status_name(PortalStatus::NotConnected))
+        .into()
+}
+
+/// How [`portal_status_expr`] spells each status.
+fn portal_status_name(status: PortalStatus) -> &'static str {
+    match status {
+        PortalStatus::NotConnected => "NOT_CONNECTED",
+        PortalStatus::Invited => "INVITED",
+        PortalStatus::Connected => "CONNECTED",
+    }
+}
+
+/// The portal status of each visible account of `ids`, in one statement.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn portal_statuses(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, PortalStatus>, ApiError> {
+    let rows: Vec<(Uuid, String)> = account::Entity::find()
+        .select_only()
+        .column(account::Column::Id)
+        .expr_as(portal_status_expr(scope.organization_id(), Utc::now()), "portal_status")
+        .filter(account::Column::Id.is_in(ids))
+        .filter(scope.accounts())
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| {
+            let status = [PortalStatus::Connected, PortalStatus::Invited]
+                .into_iter()
+                .find(|s| portal_status_name(*s) == name)
+                .unwrap_or(PortalStatus::NotConnected);
+            (id, status)
+        })
+        .collect())
+}
+
+/// A page of the visible accounts, and the total when asked for.
 ///
 /// # Errors
 /// Internal on database failure.
 pub async fn list(
     db: &impl ConnectionTrait,
-    org: Uuid,
+    scope: &Scope,
     filter: &AccountFilter,
     page: Page,
     want_total: bool,
 ) -> Result<(Vec<account::Model>, Option<u64>), ApiError> {
-    let query = account::Entity::find().filter(filter_condition(org, filter));
+    let query = account::Entity::find().filter(filter_condition(scope, filter));
     super::paginate(db, query, account::Column::Id, page, want_total).await
 }
 
-/// One account of the organization.
+/// One visible account.
 ///
 /// # Errors
 /// Internal on database failure.
-pub async fn find(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<account::Model>, ApiError> {
-    Ok(account::Entity::find_by_id(id)
-        .filter(account::Column::OrganizationId.eq(org))
-        .one(db)
-        .await?)
+pub async fn find(db: &impl ConnectionTrait, scope: &Scope, id: Uuid) -> Result<Option<account::Model>, ApiError> {
+    Ok(account::Entity::find_by_id(id).filter(scope.accounts()).one(db).await?)
 }
 
-/// One account of the organization, or `NOT_FOUND`.
+/// One visible account, or `NOT_FOUND`.
 ///
 /// # Errors
 /// `NOT_FOUND`, or internal on database failure.
-pub async fn get(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<account::Model, ApiError> {
-    find(db, org, id).await?.ok_or(ApiError::NotFound("account"))
+pub async fn get(db: &impl ConnectionTrait, scope: &Scope, id: Uuid) -> Result<account::Model, ApiError> {
+    find(db, scope, id).await?.ok_or(ApiError::NotFound("account"))
+}
+
+/// The visible accounts among `ids`, in one statement.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<account::Model>, ApiError> {
+    Ok(account::Entity::find()
+        .filter(account::Column::Id.is_in(ids))
+        .filter(scope.accounts())
+        .all(db)
+        .await?)
 }
 
 fn validated_contact(prefix: &str, change: &ContactChange) -> Result<ContactChange, ApiError> {
@@ -250,7 +310,7 @@ pub async fn lock(db: &impl ConnectionTrait, org: Uuid, account_id: Uuid) -> Res
     if locked.rows_affected != 1 {
         return Err(ApiError::NotFound("account"));
     }
-    get(db, org, account_id).await
+    get(db, &Scope::organization(org), account_id).await
 }
 
 /// Whether an account is visible to the organization (used before writing

@@ -21,9 +21,8 @@
 //! connection — the email queue marking a delivery sent — wrote in between.
 //! The conditional UPDATE keeps the read-then-write safe.
 //!
-//! What a portal user sees is decided by its grants (see
-//! [`visibility`](super::visibility)): requests at the locations it may see,
-//! whoever made them. Nothing here knows GraphQL.
+//! What a portal user sees is decided by its [`Scope`]: requests at the
+//! locations it may see, whoever made them. Nothing here knows GraphQL.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::{Settings, outbox::Notice};
@@ -31,17 +30,16 @@ use entity::{
     AssetRequestStatus, EmailKind, account, asset_request, asset_type, location, organization, portal_user, staff_user,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    sea_query::{Expr, Query},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
 use super::{
     Db,
     audit::{self, Actor, action},
-    notices, validate, visibility,
+    notices, validate,
 };
-use crate::{auth::Grants, error::ApiError, page::Page};
+use crate::{error::ApiError, page::Page, scope::Scope};
 
 /// Fewest assets one request may ask for.
 pub const MIN_QUANTITY: i32 = 1;
@@ -100,51 +98,33 @@ pub fn earliest_needed_by(now: DateTime<Utc>) -> NaiveDate {
     (now - Duration::hours(12)).date_naive()
 }
 
-/// Requests at the locations a portal user may see (whole-account grants and
-/// location grants), whoever made them.
-#[must_use]
-pub fn visible(grants: &Grants) -> Condition {
-    Condition::all().add(
-        asset_request::Column::LocationId.in_subquery(
-            Query::select()
-                .column(location::Column::Id)
-                .from(location::Entity)
-                .cond_where(visibility::locations(grants))
-                .to_owned(),
-        ),
-    )
-}
-
-/// A page of the organization's asset requests (narrowed by `visible` for a
-/// portal user), optionally in one status, in id order.
+/// A page of the visible asset requests (for a portal user: those for its
+/// visible locations, whoever made them), optionally in one status, in id
+/// order.
 ///
 /// # Errors
 /// Internal on database failure.
 pub async fn list(
     db: &impl ConnectionTrait,
-    org: Uuid,
+    scope: &Scope,
     status: Option<AssetRequestStatus>,
-    visible: Option<Condition>,
     page: Page,
     want_total: bool,
 ) -> Result<(Vec<asset_request::Model>, Option<u64>), ApiError> {
-    let mut query = asset_request::Entity::find().filter(asset_request::Column::OrganizationId.eq(org));
-    if let Some(visible) = visible {
-        query = query.filter(visible);
-    }
+    let mut query = asset_request::Entity::find().filter(scope.asset_requests());
     if let Some(status) = status {
         query = query.filter(asset_request::Column::Status.eq(status));
     }
     super::paginate(db, query, asset_request::Column::Id, page, want_total).await
 }
 
-/// One asset request of the organization.
+/// One visible asset request.
 ///
 /// # Errors
 /// `NOT_FOUND`; internal on database failure.
-pub async fn get(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<asset_request::Model, ApiError> {
+pub async fn get(db: &impl ConnectionTrait, scope: &Scope, id: Uuid) -> Result<asset_request::Model, ApiError> {
     asset_request::Entity::find_by_id(id)
-        .filter(asset_request::Column::OrganizationId.eq(org))
+        .filter(scope.asset_requests())
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("asset request"))
@@ -180,13 +160,14 @@ struct Described {
 impl Described {
     async fn load(db: &impl ConnectionTrait, request: &asset_request::Model) -> Result<Self, ApiError> {
         let org = request.organization_id;
-        let location = super::locations::find(db, org, request.location_id)
+        let scope = Scope::organization(org);
+        let location = super::locations::find(db, &scope, request.location_id)
             .await?
             .ok_or(ApiError::NotFound("location"))?;
         let asset_type = find_asset_type(db, org, request.asset_type_id).await?;
         Ok(Self {
             organization: super::organizations::get(db, org).await?,
-            account: super::accounts::get(db, org, location.account_id).await?,
+            account: super::accounts::get(db, &scope, location.account_id).await?,
             location,
             asset_type,
         })
@@ -288,16 +269,15 @@ pub async fn request<C: Db>(
     db: &C,
     settings: &Settings,
     user: &portal_user::Model,
-    grants: &Grants,
+    scope: &Scope,
     input: NewAssetRequest,
 ) -> Result<Changed, ApiError> {
     let org = user.organization_id;
     let now = Utc::now();
     let notes = validate_input(&input, now)?;
 
-    let location = super::locations::find(db, org, input.location_id)
+    let location = super::locations::find(db, scope, input.location_id)
         .await?
-        .filter(|l| grants.sees_location(l.id, l.account_id))
         .ok_or(ApiError::NotFound("location"))?;
     let asset_type = find_asset_type(db, org, input.asset_type_id).await?;
     if !asset_type.requestable {
@@ -327,7 +307,7 @@ pub async fn request<C: Db>(
     .await?;
     let described = Described {
         organization: super::organizations::get(&txn, org).await?,
-        account: super::accounts::get(&txn, org, location.account_id).await?,
+        account: super::accounts::get(&txn, &Scope::organization(org), location.account_id).await?,
         location,
         asset_type,
     };
@@ -400,7 +380,7 @@ async fn move_status(
         .filter(asset_request::Column::Status.eq(current.status))
         .exec(db)
         .await?;
-    let now = get(db, current.organization_id, current.id).await?;
+    let now = get(db, &Scope::organization(current.organization_id), current.id).await?;
     if moved.rows_affected != 1 {
         return Err(ApiError::bad_input(
             field,
@@ -425,18 +405,17 @@ async fn move_status(
 pub async fn cancel<C: Db>(
     db: &C,
     user: &portal_user::Model,
-    grants: &Grants,
+    scope: &Scope,
     id: Uuid,
 ) -> Result<asset_request::Model, ApiError> {
     let org = user.organization_id;
-    let current = get(db, org, id).await?;
+    // Read through the user's scope: a request for a location no longer
+    // granted answers NOT_FOUND, like one that does not exist.
+    let current = get(db, scope, id).await?;
     if current.requested_by != Some(user.id) {
         return Err(ApiError::NotFound("asset request"));
     }
     let described = Described::load(db, &current).await?;
-    if !grants.sees_location(described.location.id, described.location.account_id) {
-        return Err(ApiError::NotFound("asset request"));
-    }
     if !cancellable(current.status) {
         return Err(ApiError::bad_input(
             "id",
@@ -487,7 +466,7 @@ pub async fn update_status<C: Db>(
     reason: Option<&str>,
 ) -> Result<Changed, ApiError> {
     let org = staff.organization_id;
-    let current = get(db, org, id).await?;
+    let current = get(db, &Scope::organization(org), id).await?;
     if !transition_allowed(current.status, to) {
         return Err(ApiError::bad_input(
             "status",

@@ -7,18 +7,16 @@
 //! Passwords are argon2id hashes with the crate's (OWASP's) default parameters.
 //! Hashing is CPU-heavy, so it runs on the blocking pool.
 
-use std::{
-    collections::HashSet,
-    sync::{Arc, LazyLock},
-};
+use std::sync::{Arc, LazyLock};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use chrono::Utc;
-use entity::{portal_access, portal_user, session, staff_user};
+use entity::{portal_user, session, staff_user};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+pub use crate::scope::{Grants, Scope};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 10;
@@ -49,53 +47,6 @@ pub enum Viewer {
     },
 }
 
-/// A portal user's access: whole accounts ("together") and single
-/// locations ("separately").
-#[derive(Debug, Clone, Default)]
-pub struct Grants {
-    /// Accounts granted as a whole: every location, asset and invoice.
-    pub whole_accounts: HashSet<Uuid>,
-    /// Locations granted one by one (their account is visible, but only these
-    /// locations of it and the invoices billed to them).
-    pub locations: HashSet<Uuid>,
-    /// Every account with any grant.
-    pub accounts: HashSet<Uuid>,
-}
-
-impl Grants {
-    /// Reads a portal user's grants.
-    ///
-    /// # Errors
-    /// On database failure.
-    pub async fn load(db: &impl ConnectionTrait, portal_user_id: Uuid) -> Result<Self, ApiError> {
-        let rows = portal_access::Entity::find()
-            .filter(portal_access::Column::PortalUserId.eq(portal_user_id))
-            .all(db)
-            .await?;
-        let mut grants = Self::default();
-        for row in rows {
-            grants.accounts.insert(row.account_id);
-            match row.location_id {
-                None => grants.whole_accounts.insert(row.account_id),
-                Some(location) => grants.locations.insert(location),
-            };
-        }
-        Ok(grants)
-    }
-
-    /// Whether a location (of `account_id`) is visible.
-    #[must_use]
-    pub fn sees_location(&self, location_id: Uuid, account_id: Uuid) -> bool {
-        self.whole_accounts.contains(&account_id) || self.locations.contains(&location_id)
-    }
-
-    /// Whether an invoice is visible: its account whole, or its location granted.
-    #[must_use]
-    pub fn sees_invoice(&self, account_id: Uuid, location_id: Option<Uuid>) -> bool {
-        self.whole_accounts.contains(&account_id) || location_id.is_some_and(|l| self.locations.contains(&l))
-    }
-}
-
 impl Viewer {
     /// The viewer's organization; anonymous callers have none.
     ///
@@ -121,16 +72,16 @@ impl Viewer {
         }
     }
 
-    /// The portal user's grants; `None` for staff (who see the whole
-    /// organization).
+    /// What the viewer may read: staff the whole organization, a portal
+    /// user what its grants cover. Pass it to every service read.
     ///
     /// # Errors
     /// `UNAUTHENTICATED` for anonymous callers.
-    pub fn grants(&self) -> Result<Option<&Grants>, ApiError> {
+    pub fn scope(&self) -> Result<Scope, ApiError> {
         match self {
             Self::Anonymous => Err(ApiError::Unauthenticated),
-            Self::Staff { .. } => Ok(None),
-            Self::Portal { grants, .. } => Ok(Some(grants)),
+            Self::Staff { user, .. } => Ok(Scope::organization(user.organization_id)),
+            Self::Portal { user, grants, .. } => Ok(Scope::portal(user.organization_id, grants.clone())),
         }
     }
 
@@ -143,14 +94,14 @@ impl Viewer {
         }
     }
 
-    /// The portal user and its grants, or the error for everybody else
-    /// (staff act in their own systems; the portal acts as the customer).
+    /// The portal user and what it may see, or the error for everybody
+    /// else (staff act in their own systems; the portal acts as the customer).
     ///
     /// # Errors
     /// `UNAUTHENTICATED` when anonymous, `FORBIDDEN` for staff.
-    pub fn require_portal(&self) -> Result<(&portal_user::Model, &Grants), ApiError> {
+    pub fn require_portal(&self) -> Result<(&portal_user::Model, Scope), ApiError> {
         match self {
-            Self::Portal { user, grants, .. } => Ok((user, grants)),
+            Self::Portal { user, grants, .. } => Ok((user, Scope::portal(user.organization_id, grants.clone()))),
             Self::Staff { .. } => Err(ApiError::Forbidden),
             Self::Anonymous => Err(ApiError::Unauthenticated),
         }

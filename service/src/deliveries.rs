@@ -1,7 +1,7 @@
 //! Email deliveries as staff see them: the outbox rows and their retry.
 
 use entity::{DeliveryStatus, email_delivery};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::{error::ApiError, page::Page};
@@ -45,4 +45,27 @@ pub async fn retry(
         return Err(ApiError::bad_input("id", "only a FAILED email can be retried"));
     }
     Ok(row)
+}
+
+/// The latest email delivery of each invitation of `invitation_ids` that
+/// has one, in one statement.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn latest_of_invitations(
+    db: &impl ConnectionTrait,
+    scope: &crate::Scope,
+    invitation_ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, email_delivery::Model>, ApiError> {
+    let rows = email_delivery::Entity::find()
+        .filter(email_delivery::Column::InvitationId.is_in(invitation_ids.iter().copied()))
+        .filter(email_delivery::Column::OrganizationId.eq(scope.organization_id()))
+        .order_by_asc(email_delivery::Column::Id)
+        .all(db)
+        .await?;
+    // Ordered by id (time): the last one per invitation wins.
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| row.invitation_id.map(|id| (id, row)))
+        .collect())
 }

@@ -476,7 +476,12 @@ pub async fn preview(db: &impl ConnectionTrait, token: &str) -> Result<Option<Pr
         return Ok(None);
     };
     let org = super::organizations::get(db, invitation.organization_id).await?;
-    let account = super::accounts::get(db, invitation.organization_id, invitation.account_id).await?;
+    let account = super::accounts::get(
+        db,
+        &crate::Scope::organization(invitation.organization_id),
+        invitation.account_id,
+    )
+    .await?;
     let existing_user = find_portal_user(db, invitation.organization_id, &invitation.email)
         .await?
         .is_some();
@@ -726,4 +731,60 @@ pub async fn list(
         query = query.filter(status_condition(status, Utc::now()));
     }
     super::paginate(db, query, invitation::Column::Id, page, want_total).await
+}
+
+/// The invitations of each visible account of `account_ids`, in id order
+/// (oldest first), in one statement.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn of_accounts(
+    db: &impl ConnectionTrait,
+    scope: &crate::Scope,
+    account_ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<invitation::Model>>, ApiError> {
+    let visible_accounts = sea_orm::sea_query::Query::select()
+        .column(entity::account::Column::Id)
+        .from(entity::account::Entity)
+        .cond_where(scope.accounts())
+        .to_owned();
+    let rows = invitation::Entity::find()
+        .filter(invitation::Column::AccountId.is_in(account_ids.iter().copied()))
+        .filter(invitation::Column::OrganizationId.eq(scope.organization_id()))
+        .filter(invitation::Column::AccountId.in_subquery(visible_accounts))
+        .order_by_asc(invitation::Column::Id)
+        .all(db)
+        .await?;
+    Ok(crate::group_by(account_ids, rows, |row| Some(row.account_id)))
+}
+
+/// The visible locations each invitation of `invitation_ids` covers (none:
+/// the whole account), in one statement each for the links and the
+/// locations.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn locations_of(
+    db: &impl ConnectionTrait,
+    scope: &crate::Scope,
+    invitation_ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<entity::location::Model>>, ApiError> {
+    let links = entity::invitation_location::Entity::find()
+        .filter(entity::invitation_location::Column::InvitationId.is_in(invitation_ids.iter().copied()))
+        .all(db)
+        .await?;
+    let locations: std::collections::HashMap<Uuid, entity::location::Model> =
+        super::locations::by_ids(db, scope, links.iter().map(|l| l.location_id))
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect();
+    let mut grouped: std::collections::HashMap<Uuid, Vec<entity::location::Model>> =
+        invitation_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for link in links {
+        if let (Some(list), Some(location)) = (grouped.get_mut(&link.invitation_id), locations.get(&link.location_id)) {
+            list.push(location.clone());
+        }
+    }
+    Ok(grouped)
 }

@@ -1,15 +1,18 @@
 //! Invoices: listing and creation (with their lines, in one transaction).
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, Utc};
-use entity::{InvoiceStatus, invoice, invoice_line};
+use entity::{InvoiceStatus, invoice, invoice_line, payment};
 use migration::constraint;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
 use super::{accounts, locations, validate};
 use crate::{
     error::{ApiError, UniqueRule, on_unique},
     page::Page,
+    scope::Scope,
 };
 
 const NUMBER_TAKEN: UniqueRule = UniqueRule {
@@ -51,23 +54,19 @@ pub struct NewInvoice {
     pub lines: Vec<NewLine>,
 }
 
-/// A page of the organization's invoices.
+/// A page of the visible invoices.
 ///
 /// # Errors
 /// Internal on database failure.
 pub async fn list(
     db: &impl ConnectionTrait,
-    org: Uuid,
+    scope: &Scope,
     account_id: Option<Uuid>,
     status: Option<InvoiceStatus>,
-    visible: Option<Condition>,
     page: Page,
     want_total: bool,
 ) -> Result<(Vec<invoice::Model>, Option<u64>), ApiError> {
-    let mut query = invoice::Entity::find().filter(invoice::Column::OrganizationId.eq(org));
-    if let Some(visible) = visible {
-        query = query.filter(visible);
-    }
+    let mut query = invoice::Entity::find().filter(scope.invoices());
     if let Some(account_id) = account_id {
         query = query.filter(invoice::Column::AccountId.eq(account_id));
     }
@@ -77,15 +76,86 @@ pub async fn list(
     super::paginate(db, query, invoice::Column::Id, page, want_total).await
 }
 
-/// One invoice of the organization.
+/// One visible invoice.
 ///
 /// # Errors
 /// Internal on database failure.
-pub async fn find(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<invoice::Model>, ApiError> {
-    Ok(invoice::Entity::find_by_id(id)
-        .filter(invoice::Column::OrganizationId.eq(org))
-        .one(db)
+pub async fn find(db: &impl ConnectionTrait, scope: &Scope, id: Uuid) -> Result<Option<invoice::Model>, ApiError> {
+    Ok(invoice::Entity::find_by_id(id).filter(scope.invoices()).one(db).await?)
+}
+
+/// The visible invoices among `ids`, in one statement.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<invoice::Model>, ApiError> {
+    Ok(invoice::Entity::find()
+        .filter(invoice::Column::Id.is_in(ids))
+        .filter(scope.invoices())
+        .all(db)
         .await?)
+}
+
+/// The visible invoices of each of `account_ids` (only the OPEN ones with
+/// `open_only`: an account's balance, the portal's "to pay" list), in id
+/// order, in one statement.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn of_accounts(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    account_ids: &[Uuid],
+    open_only: bool,
+) -> Result<HashMap<Uuid, Vec<invoice::Model>>, ApiError> {
+    let mut query = invoice::Entity::find()
+        .filter(invoice::Column::AccountId.is_in(account_ids.iter().copied()))
+        .filter(scope.invoices());
+    if open_only {
+        query = query.filter(invoice::Column::Status.eq(InvoiceStatus::Open));
+    }
+    let rows = query.order_by_asc(invoice::Column::Id).all(db).await?;
+    Ok(crate::group_by(account_ids, rows, |row| Some(row.account_id)))
+}
+
+/// The lines of each visible invoice of `invoice_ids`, in id order.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn lines_of(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    invoice_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<invoice_line::Model>>, ApiError> {
+    let rows = invoice_line::Entity::find()
+        .filter(invoice_line::Column::InvoiceId.is_in(invoice_ids.iter().copied()))
+        .filter(scope.invoice_lines())
+        .order_by_asc(invoice_line::Column::Id)
+        .all(db)
+        .await?;
+    Ok(crate::group_by(invoice_ids, rows, |row| Some(row.invoice_id)))
+}
+
+/// The payments of each visible invoice of `invoice_ids`, in id order.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn payments_of(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    invoice_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<payment::Model>>, ApiError> {
+    let rows = payment::Entity::find()
+        .filter(payment::Column::InvoiceId.is_in(invoice_ids.iter().copied()))
+        .filter(scope.payments())
+        .order_by_asc(payment::Column::Id)
+        .all(db)
+        .await?;
+    Ok(crate::group_by(invoice_ids, rows, |row| Some(row.invoice_id)))
 }
 
 fn validate_lines(lines: &[NewLine]) -> Result<i64, ApiError> {
@@ -151,7 +221,7 @@ pub async fn create<C: super::Db>(db: &C, org: Uuid, input: NewInvoice) -> Resul
     if let Some(location_id) = input.location_id {
         // Another organization's location answers like a missing one; one of
         // ours on another account is a mistake in the input.
-        let location = locations::find(&txn, org, location_id)
+        let location = locations::find(&txn, &Scope::organization(org), location_id)
             .await?
             .ok_or(ApiError::NotFound("location"))?;
         if location.account_id != input.account_id {

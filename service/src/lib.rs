@@ -26,13 +26,17 @@ pub mod notices;
 pub mod organizations;
 pub mod page;
 pub mod payments;
+pub mod scope;
 pub mod seed;
 pub mod sessions;
+pub mod users;
 pub mod validate;
-pub mod visibility;
 
 pub use error::ApiError;
 pub use page::Page;
+pub use scope::Scope;
+
+use std::{collections::HashMap, hash::Hash};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -72,4 +76,21 @@ where
     }
     let rows = rows.order_by_asc(id).limit(page.first + 1).all(db).await?;
     Ok((rows, total))
+}
+
+/// Groups `rows` (already in order) by the parent `parent_of` names, with
+/// an entry, possibly empty, for every id of `parents`: what the batched
+/// reads behind nested lists return.
+pub fn group_by<K: Copy + Eq + Hash, T>(
+    parents: &[K],
+    rows: Vec<T>,
+    parent_of: impl Fn(&T) -> Option<K>,
+) -> HashMap<K, Vec<T>> {
+    let mut grouped: HashMap<K, Vec<T>> = parents.iter().map(|p| (*p, Vec::new())).collect();
+    for row in rows {
+        if let Some(children) = parent_of(&row).and_then(|p| grouped.get_mut(&p)) {
+            children.push(row);
+        }
+    }
+    grouped
 }

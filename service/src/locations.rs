@@ -2,11 +2,13 @@
 
 use chrono::Utc;
 use entity::location;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use std::collections::HashMap;
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
 use super::{accounts, validate};
-use crate::{error::ApiError, page::Page};
+use crate::{error::ApiError, page::Page, scope::Scope};
 
 /// A postal address as entered.
 #[derive(Debug, Clone, Default)]
@@ -25,37 +27,68 @@ pub struct NewAddress {
     pub country: String,
 }
 
-/// A page of the organization's locations, optionally of one account.
+/// A page of the visible locations, optionally of one account.
 ///
 /// # Errors
 /// Internal on database failure.
 pub async fn list(
     db: &impl ConnectionTrait,
-    org: Uuid,
+    scope: &Scope,
     account_id: Option<Uuid>,
-    visible: Option<Condition>,
     page: Page,
     want_total: bool,
 ) -> Result<(Vec<location::Model>, Option<u64>), ApiError> {
-    let mut query = location::Entity::find().filter(location::Column::OrganizationId.eq(org));
-    if let Some(visible) = visible {
-        query = query.filter(visible);
-    }
+    let mut query = location::Entity::find().filter(scope.locations());
     if let Some(account_id) = account_id {
         query = query.filter(location::Column::AccountId.eq(account_id));
     }
     super::paginate(db, query, location::Column::Id, page, want_total).await
 }
 
-/// One location of the organization.
+/// One visible location.
 ///
 /// # Errors
 /// Internal on database failure.
-pub async fn find(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<location::Model>, ApiError> {
+pub async fn find(db: &impl ConnectionTrait, scope: &Scope, id: Uuid) -> Result<Option<location::Model>, ApiError> {
     Ok(location::Entity::find_by_id(id)
-        .filter(location::Column::OrganizationId.eq(org))
+        .filter(scope.locations())
         .one(db)
         .await?)
+}
+
+/// The visible locations among `ids`, in one statement.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<location::Model>, ApiError> {
+    Ok(location::Entity::find()
+        .filter(location::Column::Id.is_in(ids))
+        .filter(scope.locations())
+        .all(db)
+        .await?)
+}
+
+/// The visible locations of each of `account_ids`, in id order, in one
+/// statement (every id has an entry).
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn of_accounts(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    account_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<location::Model>>, ApiError> {
+    let rows = location::Entity::find()
+        .filter(location::Column::AccountId.is_in(account_ids.iter().copied()))
+        .filter(scope.locations())
+        .order_by_asc(location::Column::Id)
+        .all(db)
+        .await?;
+    Ok(crate::group_by(account_ids, rows, |row| Some(row.account_id)))
 }
 
 /// Adds a location to an account.

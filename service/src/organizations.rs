@@ -157,3 +157,20 @@ pub async fn set_online_payments(
     active.online_payments_enabled = Set(enabled);
     Ok(active.update(db).await?)
 }
+
+/// The organizations among `ids`, in one statement. Not scoped: ids only
+/// ever come from rows already read through a scope (the viewer's own user,
+/// an invoice's organization) or from a session just started.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<Vec<organization::Model>, ApiError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .all(db)
+        .await?)
+}

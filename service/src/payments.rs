@@ -68,10 +68,10 @@ use super::{
     notices,
 };
 use crate::{
-    auth::Grants,
     error::{ApiError, UniqueRule, on_unique},
     gateway::{ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway},
     money::Money,
+    scope::Scope,
 };
 
 /// Longest idempotency key accepted.
@@ -135,13 +135,11 @@ fn validate(request: &PayInvoice) -> Result<(), ApiError> {
 /// The invoice, when the payer may see it.
 async fn visible_invoice(
     db: &impl ConnectionTrait,
-    payer: &portal_user::Model,
-    grants: &Grants,
+    scope: &Scope,
     invoice_id: Uuid,
 ) -> Result<invoice::Model, ApiError> {
-    super::invoices::find(db, payer.organization_id, invoice_id)
+    super::invoices::find(db, scope, invoice_id)
         .await?
-        .filter(|i| grants.sees_invoice(i.account_id, i.location_id))
         .ok_or(ApiError::NotFound("invoice"))
 }
 
@@ -204,11 +202,13 @@ async fn lock_key(db: &impl ConnectionTrait, org: Uuid, idempotency_key: &str) -
 }
 
 /// Locks the invoice row for the rest of the transaction and reads it as it
-/// is now (see the module documentation for the SQLite variant).
-async fn lock_invoice(db: &impl ConnectionTrait, org: Uuid, invoice_id: Uuid) -> Result<invoice::Model, ApiError> {
+/// is now, through the payer's scope (see the module documentation for the
+/// SQLite variant).
+async fn lock_invoice(db: &impl ConnectionTrait, scope: &Scope, invoice_id: Uuid) -> Result<invoice::Model, ApiError> {
+    let org = scope.organization_id();
     if db.get_database_backend() == DbBackend::Postgres {
         return invoice::Entity::find_by_id(invoice_id)
-            .filter(invoice::Column::OrganizationId.eq(org))
+            .filter(scope.invoices())
             .lock_exclusive()
             .one(db)
             .await?
@@ -223,7 +223,7 @@ async fn lock_invoice(db: &impl ConnectionTrait, org: Uuid, invoice_id: Uuid) ->
     if locked.rows_affected != 1 {
         return Err(ApiError::NotFound("invoice"));
     }
-    super::invoices::find(db, org, invoice_id)
+    super::invoices::find(db, scope, invoice_id)
         .await?
         .ok_or(ApiError::NotFound("invoice"))
 }
@@ -244,7 +244,7 @@ pub async fn pay<C: Db>(
     gateway: &dyn PaymentGateway,
     settings: &Settings,
     payer: &portal_user::Model,
-    grants: &Grants,
+    scope: &Scope,
     request: PayInvoice,
 ) -> Result<Paid, ApiError> {
     validate(&request)?;
@@ -252,7 +252,7 @@ pub async fn pay<C: Db>(
     let key = request.idempotency_key.as_str();
 
     // 1. Without a lock: most refusals and replays end here.
-    let invoice = visible_invoice(db, payer, grants, request.invoice_id).await?;
+    let invoice = visible_invoice(db, scope, request.invoice_id).await?;
     if let Decision::Replay(earlier) = decide(db, &invoice, key).await? {
         return replay(earlier);
     }
@@ -260,10 +260,7 @@ pub async fn pay<C: Db>(
     // 2. Under the lock, decide again on the current rows.
     let txn = db.begin().await?;
     lock_key(&txn, org, key).await?;
-    let invoice = lock_invoice(&txn, org, request.invoice_id).await?;
-    if !grants.sees_invoice(invoice.account_id, invoice.location_id) {
-        return Err(ApiError::NotFound("invoice"));
-    }
+    let invoice = lock_invoice(&txn, scope, request.invoice_id).await?;
     let organization = match decide(&txn, &invoice, key).await {
         Ok(Decision::Charge(organization)) => organization,
         Ok(Decision::Replay(earlier)) => {

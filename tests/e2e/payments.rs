@@ -19,7 +19,10 @@ use api::{
 use entity::{DeliveryStatus, EmailKind, PaymentStatus, audit_event, email_delivery, payment, portal_user};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
-use service::payments::{self, PayInvoice};
+use service::{
+    Scope,
+    payments::{self, PayInvoice},
+};
 use testkit::smtp_sink::ReceivedEmail;
 use uuid::Uuid;
 
@@ -113,7 +116,7 @@ impl Billing {
     }
 
     /// The customer as the service layer takes it.
-    async fn payer(&self) -> (portal_user::Model, Grants) {
+    async fn payer(&self) -> (portal_user::Model, Scope) {
         let user = portal_user::Entity::find()
             .filter(portal_user::Column::Email.eq(CUSTOMER_EMAIL))
             .one(&self.app.db)
@@ -121,7 +124,8 @@ impl Billing {
             .expect("find")
             .expect("the customer signed up");
         let grants = Grants::load(&self.app.db, user.id).await.expect("grants");
-        (user, grants)
+        let scope = Scope::portal(user.organization_id, std::sync::Arc::new(grants));
+        (user, scope)
     }
 }
 
@@ -440,7 +444,7 @@ impl PaymentGateway for CountingGateway {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_payments_reach_the_gateway_once_whatever_their_keys() {
     let billing = Billing::new(true).await;
-    let (payer, grants) = billing.payer().await;
+    let (payer, scope) = billing.payer().await;
     let gateway = CountingGateway::default();
     let pay = |key: String| {
         payments::pay(
@@ -448,7 +452,7 @@ async fn concurrent_payments_reach_the_gateway_once_whatever_their_keys() {
             &gateway,
             &billing.app.settings,
             &payer,
-            &grants,
+            &scope,
             PayInvoice {
                 invoice_id: Uuid::parse_str(&billing.invoice).expect("uuid"),
                 payment_method_token: "tok_visa".to_owned(),
@@ -479,7 +483,7 @@ async fn concurrent_payments_reach_the_gateway_once_whatever_their_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_payments_with_different_keys_reach_the_gateway_once() {
     let billing = Billing::new(true).await;
-    let (payer, grants) = billing.payer().await;
+    let (payer, scope) = billing.payer().await;
     let gateway = CountingGateway::default();
     let invoice_id = Uuid::parse_str(&billing.invoice).expect("uuid");
     let results = futures::future::join_all((0..6).map(|_| {
@@ -488,7 +492,7 @@ async fn concurrent_first_payments_with_different_keys_reach_the_gateway_once() 
             &gateway,
             &billing.app.settings,
             &payer,
-            &grants,
+            &scope,
             PayInvoice {
                 invoice_id,
                 payment_method_token: "tok_visa".to_owned(),

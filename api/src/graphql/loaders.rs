@@ -1,10 +1,13 @@
 //! DataLoaders: every parent→child field of the schema loads through here, so
 //! a page of N parents costs one statement per level, whatever N is.
 //!
+//! Batching only: each loader hands its keys to a service function together
+//! with the viewer's [`Scope`], and the service applies the organization and
+//! the grants in its SQL. Nothing here filters rows.
+//!
 //! Built per request ([`Loaders::new`]): batching is scoped to one request
 //! (and so to one viewer), and nothing is kept between requests that could
-//! hand one organization's rows to another. Every statement is also filtered
-//! on the viewer's organization.
+//! hand one organization's rows to another.
 //!
 //! A batch goes out only when the request's resolvers are idle (see
 //! [`Batches::run`]), not after async-graphql's fixed delay: resolving a
@@ -28,19 +31,15 @@ use async_graphql::{
     dataloader::{DataLoader, Loader},
     futures_util::{StreamExt, future::BoxFuture, stream::FuturesUnordered},
 };
-use chrono::Utc;
 use entity::{
-    InvitationStatus, InvoiceStatus, account, asset, asset_type, email_delivery, invitation, invitation_location,
-    invoice, invoice_line, location, organization, payment, portal_access, portal_user, staff_user,
+    PortalStatus, account, asset, asset_type, email_delivery, invitation, invoice, invoice_line, location,
+    organization, payment, portal_user, staff_user,
 };
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
-    sea_query::{Expr, UnionType},
-};
+use sea_orm::DatabaseConnection;
+use service::{Scope, accounts, assets, deliveries, invitations, invoices, locations, organizations, users};
 use uuid::Uuid;
 
-use crate::{error::ApiError, graphql::types::account::PortalStatus};
+use crate::error::ApiError;
 
 /// This request's loaders.
 pub struct Loaders {
@@ -51,14 +50,14 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    /// Loaders for a viewer of `organization_id` (`None` for anonymous
+    /// Loaders for a viewer who reads through `scope` (`None` for anonymous
     /// callers: every lookup then finds nothing). Execute the request with
     /// [`Batches::run`] of [`Loaders::batches`], or no batch ever goes out.
     #[must_use]
-    pub fn new(db: DatabaseConnection, organization_id: Option<Uuid>) -> Self {
+    pub fn new(db: DatabaseConnection, scope: Option<Scope>) -> Self {
         let batch = Batch {
             db,
-            org: organization_id.unwrap_or(Uuid::nil()),
+            scope,
             seen_asset_types: Arc::default(),
         };
         let batches = Batches::default();
@@ -89,14 +88,13 @@ impl Loaders {
             .asset_types
             .get_or_try_init(|| async {
                 let batch = self.batch.loader();
-                let rows = asset_type::Entity::find()
-                    .filter(asset_type::Column::OrganizationId.eq(batch.org))
-                    .all(&batch.db)
-                    .await?;
-                Ok::<_, DbErr>(rows.into_iter().map(|row| (row.id, row)).collect())
+                let Some(scope) = &batch.scope else {
+                    return Ok(HashMap::new());
+                };
+                let rows = assets::asset_types(&batch.db, scope.organization_id(), false).await?;
+                Ok::<_, ApiError>(rows.into_iter().map(|row| (row.id, row)).collect())
             })
-            .await
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("loading the asset types failed: {e}")))?;
+            .await?;
         Ok(types.get(&id).cloned())
     }
 
@@ -113,7 +111,7 @@ impl Loaders {
     pub async fn one<K>(&self, key: K) -> Result<Option<<Batch as Loader<K>>::Value>, ApiError>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
-        Batch: Loader<K, Error = Arc<DbErr>>,
+        Batch: Loader<K, Error = Arc<ApiError>>,
     {
         self.batch
             .load_one(key)
@@ -131,7 +129,7 @@ impl Loaders {
     ) -> Result<HashMap<K, <Batch as Loader<K>>::Value>, ApiError>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
-        Batch: Loader<K, Error = Arc<DbErr>>,
+        Batch: Loader<K, Error = Arc<ApiError>>,
     {
         self.batch
             .load_many(keys)
@@ -239,10 +237,12 @@ impl Wake for WakeFlag {
     }
 }
 
-/// The loader behind every key type below.
+/// The loader behind every key type below: it knows the database and the
+/// viewer's scope, and nothing else.
 pub struct Batch {
     db: DatabaseConnection,
-    org: Uuid,
+    /// `None` for anonymous callers: every lookup finds nothing.
+    scope: Option<Scope>,
     /// Asset types met while loading assets (read with them, in the same
     /// statement), so that `Asset.assetType` usually needs no statement.
     seen_asset_types: Arc<Mutex<HashMap<Uuid, asset_type::Model>>>,
@@ -294,269 +294,95 @@ key_types! {
     PortalUserKey;
 }
 
-/// One row per id, filtered on the organization.
-macro_rules! by_id {
-    ($key:ident, $module:ident) => {
+/// Implements `Loader<$key>` by handing the keys' ids and the scope to a
+/// service function that returns a map from parent id to value.
+macro_rules! load_map {
+    ($key:ident => $value:ty, |$db:ident, $scope:ident, $ids:ident| $call:expr) => {
         impl Loader<$key> for Batch {
-            type Value = $module::Model;
-            type Error = Arc<DbErr>;
+            type Value = $value;
+            type Error = Arc<ApiError>;
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
-                let rows = $module::Entity::find()
-                    .filter($module::Column::Id.is_in(keys.iter().map(|k| k.0)))
-                    .filter($module::Column::OrganizationId.eq(self.org))
-                    .all(&self.db)
-                    .await?;
+                let Some($scope) = &self.scope else {
+                    return Ok(HashMap::new());
+                };
+                let $db = &self.db;
+                let $ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+                let found: HashMap<Uuid, $value> = $call.await?;
+                Ok(found.into_iter().map(|(id, value)| ($key(id), value)).collect())
+            }
+        }
+    };
+}
+
+/// Implements `Loader<$key>` for rows by id through a service function
+/// returning the visible rows among the ids.
+macro_rules! load_by_id {
+    ($key:ident => $model:ty, |$db:ident, $scope:ident, $ids:ident| $call:expr) => {
+        impl Loader<$key> for Batch {
+            type Value = $model;
+            type Error = Arc<ApiError>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let Some($scope) = &self.scope else {
+                    return Ok(HashMap::new());
+                };
+                let $db = &self.db;
+                let $ids = keys.iter().map(|k| k.0);
+                let rows: Vec<$model> = $call.await?;
                 Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
             }
         }
     };
 }
 
-by_id!(AccountKey, account);
-by_id!(LocationKey, location);
-by_id!(InvoiceKey, invoice);
-by_id!(StaffUserKey, staff_user);
-by_id!(PortalUserKey, portal_user);
+load_by_id!(AccountKey => account::Model, |db, scope, ids| accounts::by_ids(db, scope, ids));
+load_by_id!(LocationKey => location::Model, |db, scope, ids| locations::by_ids(db, scope, ids));
+load_by_id!(InvoiceKey => invoice::Model, |db, scope, ids| invoices::by_ids(db, scope, ids));
+load_by_id!(StaffUserKey => staff_user::Model, |db, scope, ids| users::staff_by_ids(db, scope, ids));
+load_by_id!(PortalUserKey => portal_user::Model, |db, scope, ids| users::portal_by_ids(db, scope, ids));
 
 impl Loader<OrganizationKey> for Batch {
     type Value = organization::Model;
-    type Error = Arc<DbErr>;
+    type Error = Arc<ApiError>;
 
+    /// Without a scope too: `staffLogin` and `portalLogin` answer with the
+    /// new session's viewer while the request itself is still anonymous.
     async fn load(&self, keys: &[OrganizationKey]) -> Result<HashMap<OrganizationKey, Self::Value>, Self::Error> {
-        // Not filtered on the viewer's organization: keys only ever come from
-        // rows already scoped (the viewer's own user, or a session just
-        // started by staffLogin, whose request is still anonymous).
-        let rows = organization::Entity::find()
-            .filter(organization::Column::Id.is_in(keys.iter().map(|k| k.0)))
-            .all(&self.db)
-            .await?;
+        let rows = organizations::by_ids(&self.db, keys.iter().map(|k| k.0)).await?;
         Ok(rows.into_iter().map(|row| (OrganizationKey(row.id), row)).collect())
     }
 }
 
-/// All children of many parents, grouped by parent, ordered by id.
-macro_rules! children {
-    ($key:ident, $module:ident, $parent:ident, $parent_field:ident $(, $extra:expr)?) => {
-        impl Loader<$key> for Batch {
-            type Value = Vec<$module::Model>;
-            type Error = Arc<DbErr>;
-
-            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
-                let mut grouped: HashMap<$key, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-                let rows = $module::Entity::find()
-                    .filter($module::Column::$parent.is_in(keys.iter().map(|k| k.0)))
-                    $(.filter($extra(self.org)))?
-                    .order_by_asc($module::Column::Id)
-                    .all(&self.db)
-                    .await?;
-                for row in rows {
-                    let parent: Option<Uuid> = row.$parent_field.into();
-                    if let Some(children) = parent.and_then(|p| grouped.get_mut(&$key(p))) {
-                        children.push(row);
-                    }
-                }
-                Ok(grouped)
-            }
-        }
-    };
-}
-
-children!(LocationsOfAccount, location, AccountId, account_id, |org| {
-    location::Column::OrganizationId.eq(org)
-});
+load_map!(LocationsOfAccount => Vec<location::Model>, |db, scope, ids| locations::of_accounts(db, scope, &ids));
+load_map!(InvoicesOfAccount => Vec<invoice::Model>, |db, scope, ids| invoices::of_accounts(db, scope, &ids, false));
+load_map!(OpenInvoicesOfAccount => Vec<invoice::Model>, |db, scope, ids| invoices::of_accounts(db, scope, &ids, true));
+load_map!(LinesOfInvoice => Vec<invoice_line::Model>, |db, scope, ids| invoices::lines_of(db, scope, &ids));
+load_map!(PaymentsOfInvoice => Vec<payment::Model>, |db, scope, ids| invoices::payments_of(db, scope, &ids));
+load_map!(InvitationsOfAccount => Vec<invitation::Model>, |db, scope, ids| invitations::of_accounts(db, scope, &ids));
+load_map!(LocationsOfInvitation => Vec<location::Model>, |db, scope, ids| invitations::locations_of(db, scope, &ids));
+load_map!(LatestDeliveryOfInvitation => email_delivery::Model, |db, scope, ids| deliveries::latest_of_invitations(db, scope, &ids));
+load_map!(PortalUsersOfAccount => Vec<portal_user::Model>, |db, scope, ids| users::portal_of_accounts(db, scope, &ids));
+load_map!(PortalStatusOfAccount => PortalStatus, |db, scope, ids| accounts::portal_statuses(db, scope, ids));
 
 impl Loader<AssetsAtLocation> for Batch {
     type Value = Vec<asset::Model>;
-    type Error = Arc<DbErr>;
+    type Error = Arc<ApiError>;
 
-    /// The assets with their types in one statement (a LEFT JOIN): the types
-    /// go to `seen_asset_types` for `Asset.assetType`.
+    /// The assets with their types in one statement: the types go to
+    /// `seen_asset_types` for `Asset.assetType`.
     async fn load(&self, keys: &[AssetsAtLocation]) -> Result<HashMap<AssetsAtLocation, Self::Value>, Self::Error> {
-        let mut grouped: HashMap<AssetsAtLocation, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        let rows = asset::Entity::find()
-            .find_also_related(asset_type::Entity)
-            .filter(asset::Column::LocationId.is_in(keys.iter().map(|k| k.0)))
-            .filter(asset::Column::OrganizationId.eq(self.org))
-            .order_by_asc(asset::Column::Id)
-            .all(&self.db)
-            .await?;
-        let mut types = HashMap::new();
-        for (row, asset_type) in rows {
-            if let Some(asset_type) = asset_type.filter(|t| t.organization_id == self.org) {
-                types.entry(asset_type.id).or_insert(asset_type);
-            }
-            if let Some(children) = row.location_id.and_then(|p| grouped.get_mut(&AssetsAtLocation(p))) {
-                children.push(row);
-            }
-        }
-        if let Ok(mut seen) = self.seen_asset_types.lock() {
-            seen.extend(types);
-        }
-        Ok(grouped)
-    }
-}
-children!(InvoicesOfAccount, invoice, AccountId, account_id, |org| {
-    invoice::Column::OrganizationId.eq(org)
-});
-children!(OpenInvoicesOfAccount, invoice, AccountId, account_id, |org| {
-    Condition::all()
-        .add(invoice::Column::OrganizationId.eq(org))
-        .add(invoice::Column::Status.eq(InvoiceStatus::Open))
-});
-children!(PaymentsOfInvoice, payment, InvoiceId, invoice_id, |org| {
-    payment::Column::OrganizationId.eq(org)
-});
-// Lines carry no organization: their invoices were checked before asking.
-children!(LinesOfInvoice, invoice_line, InvoiceId, invoice_id);
-children!(InvitationsOfAccount, invitation, AccountId, account_id, |org| {
-    invitation::Column::OrganizationId.eq(org)
-});
-
-impl Loader<LocationsOfInvitation> for Batch {
-    type Value = Vec<location::Model>;
-    type Error = Arc<DbErr>;
-
-    async fn load(
-        &self,
-        keys: &[LocationsOfInvitation],
-    ) -> Result<HashMap<LocationsOfInvitation, Self::Value>, Self::Error> {
-        let links = invitation_location::Entity::find()
-            .filter(invitation_location::Column::InvitationId.is_in(keys.iter().map(|k| k.0)))
-            .all(&self.db)
-            .await?;
-        let locations: HashMap<Uuid, location::Model> = location::Entity::find()
-            .filter(location::Column::Id.is_in(links.iter().map(|l| l.location_id)))
-            .filter(location::Column::OrganizationId.eq(self.org))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|l| (l.id, l))
-            .collect();
-        let mut grouped: HashMap<LocationsOfInvitation, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for link in links {
-            if let (Some(list), Some(location)) = (
-                grouped.get_mut(&LocationsOfInvitation(link.invitation_id)),
-                locations.get(&link.location_id),
-            ) {
-                list.push(location.clone());
-            }
-        }
-        Ok(grouped)
-    }
-}
-
-impl Loader<LatestDeliveryOfInvitation> for Batch {
-    type Value = email_delivery::Model;
-    type Error = Arc<DbErr>;
-
-    async fn load(
-        &self,
-        keys: &[LatestDeliveryOfInvitation],
-    ) -> Result<HashMap<LatestDeliveryOfInvitation, Self::Value>, Self::Error> {
-        let rows = email_delivery::Entity::find()
-            .filter(email_delivery::Column::InvitationId.is_in(keys.iter().map(|k| k.0)))
-            .filter(email_delivery::Column::OrganizationId.eq(self.org))
-            .order_by_asc(email_delivery::Column::Id)
-            .all(&self.db)
-            .await?;
-        // Ordered by id (time): the last one per invitation wins.
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| row.invitation_id.map(|id| (LatestDeliveryOfInvitation(id), row)))
-            .collect())
-    }
-}
-
-impl Loader<PortalUsersOfAccount> for Batch {
-    type Value = Vec<portal_user::Model>;
-    type Error = Arc<DbErr>;
-
-    async fn load(
-        &self,
-        keys: &[PortalUsersOfAccount],
-    ) -> Result<HashMap<PortalUsersOfAccount, Self::Value>, Self::Error> {
-        let grants = portal_access::Entity::find()
-            .filter(portal_access::Column::AccountId.is_in(keys.iter().map(|k| k.0)))
-            .filter(portal_access::Column::OrganizationId.eq(self.org))
-            .all(&self.db)
-            .await?;
-        let users: HashMap<Uuid, portal_user::Model> = portal_user::Entity::find()
-            .filter(portal_user::Column::Id.is_in(grants.iter().map(|g| g.portal_user_id)))
-            .filter(portal_user::Column::OrganizationId.eq(self.org))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
-        let mut grouped: HashMap<PortalUsersOfAccount, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for grant in grants {
-            if let (Some(list), Some(user)) = (
-                grouped.get_mut(&PortalUsersOfAccount(grant.account_id)),
-                users.get(&grant.portal_user_id),
-            ) && !list.iter().any(|u| u.id == user.id)
-            {
-                list.push(user.clone());
-            }
-        }
-        for list in grouped.values_mut() {
-            list.sort_by_key(|u| u.id);
-        }
-        Ok(grouped)
-    }
-}
-
-impl Loader<PortalStatusOfAccount> for Batch {
-    type Value = PortalStatus;
-    type Error = Arc<DbErr>;
-
-    async fn load(
-        &self,
-        keys: &[PortalStatusOfAccount],
-    ) -> Result<HashMap<PortalStatusOfAccount, PortalStatus>, Self::Error> {
+        let Some(scope) = &self.scope else {
+            return Ok(HashMap::new());
+        };
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        // One statement: accounts with a portal user (true) UNION accounts
-        // with a pending, unexpired invitation (false).
-        let mut query = portal_access::Entity::find()
-            .select_only()
-            .column(portal_access::Column::AccountId)
-            .expr_as(Expr::val(true), "connected")
-            .filter(portal_access::Column::AccountId.is_in(ids.iter().copied()))
-            .filter(portal_access::Column::OrganizationId.eq(self.org))
-            .into_query();
-        let invited = invitation::Entity::find()
-            .select_only()
-            .column(invitation::Column::AccountId)
-            .expr_as(Expr::val(false), "connected")
-            .filter(invitation::Column::AccountId.is_in(ids.iter().copied()))
-            .filter(invitation::Column::OrganizationId.eq(self.org))
-            .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
-            .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
-            .into_query();
-        query.union(UnionType::Distinct, invited);
-        let statement = self.db.get_database_backend().build(&query);
-        let mut connected = Vec::new();
-        let mut invited = Vec::new();
-        for row in self.db.query_all_raw(statement).await? {
-            let account: Uuid = row.try_get_by_index(0)?;
-            if row.try_get_by_index::<bool>(1)? {
-                connected.push(account);
-            } else {
-                invited.push(account);
-            }
+        let (grouped, types) = assets::at_locations(&self.db, scope, &ids).await?;
+        if let Ok(mut seen) = self.seen_asset_types.lock() {
+            seen.extend(types.into_iter().map(|t| (t.id, t)));
         }
-        Ok(ids
+        Ok(grouped
             .into_iter()
-            .map(|id| {
-                let status = if connected.contains(&id) {
-                    PortalStatus::Connected
-                } else if invited.contains(&id) {
-                    PortalStatus::Invited
-                } else {
-                    PortalStatus::NotConnected
-                };
-                (PortalStatusOfAccount(id), status)
-            })
+            .map(|(id, rows)| (AssetsAtLocation(id), rows))
             .collect())
     }
 }

@@ -165,7 +165,13 @@ pub async fn accept_submit(
     let err = match invitations::accept(db, token, &form.name, &form.password, ttl).await {
         Ok(accepted) => {
             tracing::info!(portal_user = %accepted.user.id, account = %accepted.account_id, "invitation accepted");
-            let account_name = match accounts::get(db, accepted.user.organization_id, accepted.account_id).await {
+            let account_name = match accounts::get(
+                db,
+                &service::Scope::organization(accepted.user.organization_id),
+                accepted.account_id,
+            )
+            .await
+            {
                 Ok(account) => account.name,
                 Err(err) => {
                     // The sign-up is committed: show the session anyway.

@@ -66,7 +66,7 @@ pub async fn graphql_handler(
             return GraphQLResponse::from(response).into_response();
         }
     };
-    let loaders = Loaders::new(state.data.db.clone(), viewer.organization_id().ok());
+    let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());
     let batches = loaders.batches();
     // Parsed once here; execution reuses the parsed document.
     let label = operation_label(&mut request);

@@ -37,7 +37,7 @@ impl AssetRequestMutation {
     /// Requests assets at one of the customer's locations. Staff of the
     /// organization are emailed (ASSET_REQUEST_RECEIVED).
     async fn request_asset(&self, ctx: &Context<'_>, input: RequestAssetInput) -> Result<AssetRequest> {
-        let (user, grants) = ctx.viewer().require_portal()?;
+        let (user, scope) = ctx.viewer().require_portal()?;
         let new = NewAssetRequest {
             location_id: require_id(&input.location_id, "location")?,
             asset_type_id: require_id(&input.asset_type_id, "asset type")?,
@@ -45,7 +45,7 @@ impl AssetRequestMutation {
             needed_by: input.needed_by.map(|d| d.0),
             notes: input.notes,
         };
-        let changed = asset_requests::request(ctx.db(), ctx.settings(), user, grants, new).await?;
+        let changed = asset_requests::request(ctx.db(), ctx.settings(), user, &scope, new).await?;
         for delivery in changed.deliveries {
             ctx.dispatch(Some(delivery)).await;
         }
@@ -55,9 +55,9 @@ impl AssetRequestMutation {
     /// Cancels one of the customer's own requests while it is SUBMITTED or
     /// APPROVED.
     async fn cancel_asset_request(&self, ctx: &Context<'_>, id: ID) -> Result<AssetRequest> {
-        let (user, grants) = ctx.viewer().require_portal()?;
+        let (user, scope) = ctx.viewer().require_portal()?;
         let id = require_id(&id, "asset request")?;
-        Ok(AssetRequest(asset_requests::cancel(ctx.db(), user, grants, id).await?))
+        Ok(AssetRequest(asset_requests::cancel(ctx.db(), user, &scope, id).await?))
     }
 
     /// Acknowledge (APPROVED), decline (REJECTED, with a reason), schedule,

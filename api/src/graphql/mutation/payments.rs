@@ -23,13 +23,13 @@ impl PaymentMutation {
         payment_method_token: String,
         idempotency_key: String,
     ) -> Result<Payment> {
-        let (payer, grants) = ctx.viewer().require_portal()?;
+        let (payer, scope) = ctx.viewer().require_portal()?;
         let request = PayInvoice {
             invoice_id: require_id(&invoice_id, "invoice")?,
             payment_method_token,
             idempotency_key,
         };
-        let paid = payments::pay(ctx.db(), ctx.payment_gateway(), ctx.settings(), payer, grants, request).await?;
+        let paid = payments::pay(ctx.db(), ctx.payment_gateway(), ctx.settings(), payer, &scope, request).await?;
         ctx.dispatch(paid.delivery_id).await;
         Ok(Payment(paid.payment))
     }

@@ -29,27 +29,22 @@ impl AccountQuery {
         search: Option<String>,
         portal_status: Option<PortalStatus>,
     ) -> Result<AccountConnection> {
-        let viewer = ctx.viewer();
-        let org = viewer.organization_id()?;
+        let scope = ctx.viewer().scope()?;
         let page = Page::new(first, after.as_deref())?;
         let filter = AccountFilter {
             search,
             portal_status: portal_status.map(Into::into),
-            portal_user: viewer.portal_user_id(),
+            portal_user: None,
         };
         let want_total = ctx.look_ahead().field("totalCount").exists();
-        let (rows, total) = accounts::list(ctx.db(), org, &filter, page, want_total).await?;
+        let (rows, total) = accounts::list(ctx.db(), &scope, &filter, page, want_total).await?;
         Ok(Connection::from_rows(rows.into_iter().map(Account).collect(), page, total).into())
     }
 
     /// One account; null when there is none visible with this id.
     async fn account(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Account>> {
-        let viewer = ctx.viewer();
-        let org = viewer.organization_id()?;
+        let scope = ctx.viewer().scope()?;
         let Some(id) = parse_id(&id) else { return Ok(None) };
-        if viewer.grants()?.is_some_and(|g| !g.accounts.contains(&id)) {
-            return Ok(None);
-        }
-        Ok(accounts::find(ctx.db(), org, id).await?.map(Account))
+        Ok(accounts::find(ctx.db(), &scope, id).await?.map(Account))
     }
 }

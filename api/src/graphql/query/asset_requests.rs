@@ -24,13 +24,11 @@ impl AssetRequestQuery {
         after: Option<String>,
         status: Option<AssetRequestStatus>,
     ) -> Result<AssetRequestConnection> {
-        let viewer = ctx.viewer();
-        let org = viewer.organization_id()?;
-        let visible = viewer.grants()?.map(asset_requests::visible);
+        let scope = ctx.viewer().scope()?;
         let page = Page::new(first, after.as_deref())?;
         let want_total = ctx.look_ahead().field("totalCount").exists();
         let status = status.map(Into::into);
-        let (rows, total) = asset_requests::list(ctx.db(), org, status, visible, page, want_total).await?;
+        let (rows, total) = asset_requests::list(ctx.db(), &scope, status, page, want_total).await?;
         Ok(Connection::from_rows(rows.into_iter().map(AssetRequest).collect(), page, total).into())
     }
 }

@@ -10,10 +10,7 @@ use crate::graphql::{
         parse_id,
     },
 };
-use service::{
-    assets::{self, AssetFilter},
-    locations, visibility,
-};
+use service::assets::{self, AssetFilter};
 
 /// Asset queries.
 #[derive(Default)]
@@ -32,9 +29,7 @@ impl AssetQuery {
         location_id: Option<ID>,
         status: Option<AssetStatus>,
     ) -> Result<AssetConnection> {
-        let viewer = ctx.viewer();
-        let org = viewer.organization_id()?;
-        let visible = viewer.grants()?.map(visibility::assets);
+        let scope = ctx.viewer().scope()?;
         let page = Page::new(first, after.as_deref())?;
         let filter = AssetFilter {
             account_id: account_id.map(|id| parse_id(&id).unwrap_or_default()),
@@ -42,31 +37,15 @@ impl AssetQuery {
             status: status.map(Into::into),
         };
         let want_total = ctx.look_ahead().field("totalCount").exists();
-        let (rows, total) = assets::list(ctx.db(), org, filter, visible, page, want_total).await?;
+        let (rows, total) = assets::list(ctx.db(), &scope, filter, page, want_total).await?;
         Ok(Connection::from_rows(rows.into_iter().map(Asset).collect(), page, total).into())
     }
 
     /// One asset; null when there is none visible with this id.
     async fn asset(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Asset>> {
-        let viewer = ctx.viewer();
-        let org = viewer.organization_id()?;
+        let scope = ctx.viewer().scope()?;
         let Some(id) = parse_id(&id) else { return Ok(None) };
-        let Some(found) = assets::find(ctx.db(), org, id).await? else {
-            return Ok(None);
-        };
-        if let Some(grants) = viewer.grants()? {
-            // A customer sees only units deployed at its visible locations.
-            let Some(location_id) = found.location_id else {
-                return Ok(None);
-            };
-            let Some(location) = locations::find(ctx.db(), org, location_id).await? else {
-                return Ok(None);
-            };
-            if !grants.sees_location(location.id, location.account_id) {
-                return Ok(None);
-            }
-        }
-        Ok(Some(Asset(found)))
+        Ok(assets::find(ctx.db(), &scope, id).await?.map(Asset))
     }
 
     /// What customers can request: the organization's requestable asset types.

@@ -10,7 +10,7 @@ use crate::graphql::{
         parse_id,
     },
 };
-use service::{locations, visibility};
+use service::locations;
 
 /// Location queries.
 #[derive(Default)]
@@ -26,26 +26,19 @@ impl LocationQuery {
         after: Option<String>,
         account_id: Option<ID>,
     ) -> Result<LocationConnection> {
-        let viewer = ctx.viewer();
-        let org = viewer.organization_id()?;
-        let visible = viewer.grants()?.map(visibility::locations);
+        let scope = ctx.viewer().scope()?;
         let page = Page::new(first, after.as_deref())?;
         // An id that is not ours matches nothing.
         let account_id = account_id.map(|id| parse_id(&id).unwrap_or_default());
         let want_total = ctx.look_ahead().field("totalCount").exists();
-        let (rows, total) = locations::list(ctx.db(), org, account_id, visible, page, want_total).await?;
+        let (rows, total) = locations::list(ctx.db(), &scope, account_id, page, want_total).await?;
         Ok(Connection::from_rows(rows.into_iter().map(Location).collect(), page, total).into())
     }
 
     /// One location; null when there is none visible with this id.
     async fn location(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Location>> {
-        let viewer = ctx.viewer();
-        let org = viewer.organization_id()?;
+        let scope = ctx.viewer().scope()?;
         let Some(id) = parse_id(&id) else { return Ok(None) };
-        let found = locations::find(ctx.db(), org, id).await?;
-        let grants = viewer.grants()?;
-        Ok(found
-            .filter(|l| grants.is_none_or(|g| g.sees_location(l.id, l.account_id)))
-            .map(Location))
+        Ok(locations::find(ctx.db(), &scope, id).await?.map(Location))
     }
 }

@@ -81,7 +81,8 @@ impl PortalUser {
             ..AccountFilter::default()
         };
         let want_total = ctx.look_ahead().field("totalCount").exists();
-        let (rows, total) = accounts::list(ctx.db(), self.0.organization_id, &filter, page, want_total).await?;
+        let scope = ctx.viewer().scope()?;
+        let (rows, total) = accounts::list(ctx.db(), &scope, &filter, page, want_total).await?;
         Ok(Connection::from_rows(rows.into_iter().map(Account).collect(), page, total).into())
     }
 

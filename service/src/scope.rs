@@ -1,0 +1,191 @@
+//! What a viewer may see, as SQL: a [`Scope`] is the organization plus, for
+//! a portal user, the grants its accepted invitations gave ([`Grants`]).
+//!
+//! Every read of the service crate takes a scope and adds its condition to
+//! the statement's `WHERE`, so tenancy and grants are applied by the
+//! database, once, in the same place for root lists, lookups by id and the
+//! batched reads behind nested fields. Staff see their whole organization;
+//! a portal user sees the accounts it was granted, and of an account
+//! granted location by location only those locations, their assets, the
+//! invoices billed to them and the asset requests made for them.
+//!
+//! This module owns the conditions only: who the viewer is comes from
+//! [`crate::auth`], and which rows a function reads is the domain module's.
+
+use std::{collections::HashSet, sync::Arc};
+
+use entity::{account, asset, asset_request, invoice, invoice_line, location, payment, portal_access};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Query};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A portal user's access: whole accounts ("together") and single
+/// locations ("separately").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Accounts granted as a whole: every location, asset and invoice.
+    pub whole_accounts: HashSet<Uuid>,
+    /// Locations granted one by one (their account is visible, but only these
+    /// locations of it and the invoices billed to them).
+    pub locations: HashSet<Uuid>,
+    /// Every account with any grant.
+    pub accounts: HashSet<Uuid>,
+}
+
+impl Grants {
+    /// Reads a portal user's grants.
+    ///
+    /// # Errors
+    /// On database failure.
+    pub async fn load(db: &impl ConnectionTrait, portal_user_id: Uuid) -> Result<Self, ApiError> {
+        let rows = portal_access::Entity::find()
+            .filter(portal_access::Column::PortalUserId.eq(portal_user_id))
+            .all(db)
+            .await?;
+        let mut grants = Self::default();
+        for row in rows {
+            grants.accounts.insert(row.account_id);
+            match row.location_id {
+                None => grants.whole_accounts.insert(row.account_id),
+                Some(location) => grants.locations.insert(location),
+            };
+        }
+        Ok(grants)
+    }
+}
+
+/// The organization a read is confined to, and the grants that narrow it
+/// for a portal user (`None`: staff, the whole organization).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    organization_id: Uuid,
+    grants: Option<Arc<Grants>>,
+}
+
+impl Scope {
+    /// The whole organization: what staff see, and what the organization's
+    /// own processes (emails, checks before a staff change) read.
+    #[must_use]
+    pub fn organization(organization_id: Uuid) -> Self {
+        Self {
+            organization_id,
+            grants: None,
+        }
+    }
+
+    /// What a portal user of `organization_id` with `grants` sees.
+    #[must_use]
+    pub fn portal(organization_id: Uuid, grants: Arc<Grants>) -> Self {
+        Self {
+            organization_id,
+            grants: Some(grants),
+        }
+    }
+
+    /// The organization.
+    #[must_use]
+    pub fn organization_id(&self) -> Uuid {
+        self.organization_id
+    }
+
+    /// The portal user's grants; `None` for the whole organization.
+    #[must_use]
+    pub fn grants(&self) -> Option<&Grants> {
+        self.grants.as_deref()
+    }
+
+    /// Visible accounts: the organization's, and for a portal user those
+    /// with any grant.
+    #[must_use]
+    pub fn accounts(&self) -> Condition {
+        let mut cond = Condition::all().add(account::Column::OrganizationId.eq(self.organization_id));
+        if let Some(grants) = self.grants() {
+            cond = cond.add(account::Column::Id.is_in(grants.accounts.iter().copied()));
+        }
+        cond
+    }
+
+    /// Visible locations: of whole-account grants, and those granted one by one.
+    #[must_use]
+    pub fn locations(&self) -> Condition {
+        let mut cond = Condition::all().add(location::Column::OrganizationId.eq(self.organization_id));
+        if let Some(grants) = self.grants() {
+            cond = cond.add(
+                Condition::any()
+                    .add(location::Column::AccountId.is_in(grants.whole_accounts.iter().copied()))
+                    .add(location::Column::Id.is_in(grants.locations.iter().copied())),
+            );
+        }
+        cond
+    }
+
+    /// Visible assets: for a portal user, those deployed at a visible
+    /// location (the yard is never visible to customers).
+    #[must_use]
+    pub fn assets(&self) -> Condition {
+        let mut cond = Condition::all().add(asset::Column::OrganizationId.eq(self.organization_id));
+        if self.grants.is_some() {
+            cond = cond.add(asset::Column::LocationId.in_subquery(self.location_ids()));
+        }
+        cond
+    }
+
+    /// Visible invoices: of whole-account grants, and those billed to a
+    /// location granted one by one.
+    #[must_use]
+    pub fn invoices(&self) -> Condition {
+        let mut cond = Condition::all().add(invoice::Column::OrganizationId.eq(self.organization_id));
+        if let Some(grants) = self.grants() {
+            cond = cond.add(
+                Condition::any()
+                    .add(invoice::Column::AccountId.is_in(grants.whole_accounts.iter().copied()))
+                    .add(invoice::Column::LocationId.is_in(grants.locations.iter().copied())),
+            );
+        }
+        cond
+    }
+
+    /// Lines of visible invoices (lines carry no organization of their own).
+    #[must_use]
+    pub fn invoice_lines(&self) -> Condition {
+        Condition::all().add(invoice_line::Column::InvoiceId.in_subquery(self.invoice_ids()))
+    }
+
+    /// Payments of visible invoices.
+    #[must_use]
+    pub fn payments(&self) -> Condition {
+        let mut cond = Condition::all().add(payment::Column::OrganizationId.eq(self.organization_id));
+        if self.grants.is_some() {
+            cond = cond.add(payment::Column::InvoiceId.in_subquery(self.invoice_ids()));
+        }
+        cond
+    }
+
+    /// Visible asset requests: for a portal user, those for a visible
+    /// location, whoever made them.
+    #[must_use]
+    pub fn asset_requests(&self) -> Condition {
+        let mut cond = Condition::all().add(asset_request::Column::OrganizationId.eq(self.organization_id));
+        if self.grants.is_some() {
+            cond = cond.add(asset_request::Column::LocationId.in_subquery(self.location_ids()));
+        }
+        cond
+    }
+
+    fn location_ids(&self) -> sea_orm::sea_query::SelectStatement {
+        Query::select()
+            .column(location::Column::Id)
+            .from(location::Entity)
+            .cond_where(self.locations())
+            .to_owned()
+    }
+
+    fn invoice_ids(&self) -> sea_orm::sea_query::SelectStatement {
+        Query::select()
+            .column(invoice::Column::Id)
+            .from(invoice::Entity)
+            .cond_where(self.invoices())
+            .to_owned()
+    }
+}
