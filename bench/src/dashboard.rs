@@ -33,12 +33,12 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, QueryResult, Statement, Value as DbValue};
 use serde::Serialize;
 use serde_json::{Value, json};
-use testkit::smtp_sink::SmtpSink;
+use testkit::{TestDatabase, smtp_sink::SmtpSink};
 use uuid::Uuid;
 
 use crate::{
     dataset::{self, Seeded, Size},
-    harness::{BenchDatabase, BenchRedis, process_env, scratch_dir},
+    harness::{self, BenchRedis, process_env, scratch_dir},
     load::{self, LoadResult},
     workers::{self, API_READY, Memory, WorkerProcess},
 };
@@ -183,7 +183,7 @@ pub async fn measure(args: &DashboardArgs) -> anyhow::Result<DashboardReport> {
         eprintln!("bench: WARNING: this is a debug build; run with `--release` for meaningful figures");
     }
     let started_at = Utc::now().to_rfc3339();
-    let database = BenchDatabase::create().await?;
+    let database = harness::database().await?;
     progress(&format!("created database {}", database.name()));
     let result = async {
         let redis = BenchRedis::create().await?;
@@ -197,9 +197,10 @@ pub async fn measure(args: &DashboardArgs) -> anyhow::Result<DashboardReport> {
         result
     }
     .await;
-    match database.drop_database().await {
-        Ok(()) => progress(&format!("dropped database {}", database.name())),
-        Err(err) => eprintln!("bench: could not drop database {}: {err:#}", database.name()),
+    let name = database.name().to_owned();
+    match database.remove().await {
+        Ok(()) => progress(&format!("dropped database {name}")),
+        Err(err) => eprintln!("bench: could not drop database {name}: {err:#}"),
     }
     let mut report = result?;
     report.started_at = started_at;
@@ -211,10 +212,10 @@ async fn in_database(
     seconds: u64,
     size: Size,
     api_bin: &std::path::Path,
-    database: &BenchDatabase,
+    database: &TestDatabase,
     redis: &BenchRedis,
 ) -> anyhow::Result<DashboardReport> {
-    let (db, ceiling_statements) = common::db::connect(&database.url.clone().into(), API_POOL)
+    let (db, ceiling_statements) = common::db::connect(&database.url().to_owned().into(), API_POOL)
         .await
         .context("connecting to the bench database")?;
     common::db::migrate(&db).await.context("migrating the bench database")?;

@@ -22,9 +22,13 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::{Duration, NaiveDate, Utc};
-use entity::{AssetStatus, InvoiceStatus, account, asset, invoice, invoice_line, location, portal_access, portal_user};
-use sea_orm::{ActiveValue::Set, ConnectionTrait as _, DatabaseConnection, EntityTrait as _, TransactionTrait as _};
+use entity::InvoiceStatus;
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, EntityTrait as _, TransactionTrait as _};
 use service::{assets, sessions};
+use testkit::builders::{
+    AccountBuilder, AssetBuilder, InvoiceBuilder, InvoiceLineBuilder, LocationBuilder, PortalAccessBuilder,
+    PortalUserBuilder,
+};
 use uuid::Uuid;
 
 /// Locations per account.
@@ -139,44 +143,41 @@ pub async fn seed(db: &DatabaseConnection, size: Size) -> anyhow::Result<Seeded>
     for a in 0..size.accounts {
         let id = Uuid::now_v7();
         account_ids.push(id);
-        accounts.push(account::ActiveModel {
-            id: Set(id),
-            organization_id: Set(org.id),
-            number: Set(format!("B-{:05}", a + 1)),
-            name: Set(format!("Bench Customer {:04}", a + 1)),
-            contact_name: Set(Some(format!("Contact {:04}", a + 1))),
-            contact_email: Set(Some(format!("billing{:04}@customer.example", a + 1))),
-            contact_phone: Set(Some(format!("+1 555 {:07}", a + 1))),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
+        accounts.push(
+            AccountBuilder::new(org.id)
+                .id(id)
+                .number(format!("B-{:05}", a + 1))
+                .name(format!("Bench Customer {:04}", a + 1))
+                .contact_name(format!("Contact {:04}", a + 1))
+                .contact_email(format!("billing{:04}@customer.example", a + 1))
+                .contact_phone(format!("+1 555 {:07}", a + 1))
+                .created_at(now)
+                .updated_at(now)
+                .into_active_model(),
+        );
         for l in 0..LOCATIONS_PER_ACCOUNT {
             let location_id = Uuid::now_v7();
-            locations.push(location::ActiveModel {
-                id: Set(location_id),
-                organization_id: Set(org.id),
-                account_id: Set(id),
-                name: Set(format!("Site {} of B-{:05}", l + 1, a + 1)),
-                line1: Set(format!("{} Industrial Way", 100 + l)),
-                line2: Set(None),
-                city: Set(CITIES[(a + l) % CITIES.len()].to_owned()),
-                region: Set(Some("TX".to_owned())),
-                postal_code: Set(Some(format!("{:05}", 75000 + (a * 7 + l) % 1000))),
-                country: Set("US".to_owned()),
-                created_at: Set(now),
-            });
+            locations.push(
+                LocationBuilder::new(org.id, id)
+                    .id(location_id)
+                    .name(format!("Site {} of B-{:05}", l + 1, a + 1))
+                    .line1(format!("{} Industrial Way", 100 + l))
+                    .city(CITIES[(a + l) % CITIES.len()])
+                    .region("TX".to_owned())
+                    .postal_code(format!("{:05}", 75000 + (a * 7 + l) % 1000))
+                    .country("US")
+                    .created_at(now)
+                    .into_active_model(),
+            );
             for s in 0..ASSETS_PER_LOCATION {
                 let n = (a * LOCATIONS_PER_ACCOUNT + l) * ASSETS_PER_LOCATION + s;
-                assets_rows.push(asset::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    organization_id: Set(org.id),
-                    asset_type_id: Set(types[n % types.len()].id),
-                    tag: Set(format!("T-{:06}", n + 1)),
-                    status: Set(AssetStatus::Deployed),
-                    location_id: Set(Some(location_id)),
-                    deployed_at: Set(Some(now - Duration::days(i64::try_from(n % 90).unwrap_or(0)))),
-                    created_at: Set(now),
-                });
+                assets_rows.push(
+                    AssetBuilder::new(org.id, types[n % types.len()].id)
+                        .tag(format!("T-{:06}", n + 1))
+                        .deployed(location_id, now - Duration::days(i64::try_from(n % 90).unwrap_or(0)))
+                        .created_at(now)
+                        .into_active_model(),
+                );
             }
         }
         for i in 0..INVOICES_PER_ACCOUNT {
@@ -186,34 +187,29 @@ pub async fn seed(db: &DatabaseConnection, size: Size) -> anyhow::Result<Seeded>
             for p in 0..LINES_PER_INVOICE {
                 let quantity = i32::try_from(1 + (a + p) % 4).unwrap_or(1);
                 let unit = 4_500 + i64::try_from((a * 31 + i * 7 + p * 3) % 200).unwrap_or(0) * 25;
-                let amount = unit * i64::from(quantity);
-                total += amount;
-                lines.push(invoice_line::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    invoice_id: Set(invoice_id),
-                    position: Set(i32::try_from(p + 1).unwrap_or(1)),
-                    description: Set(LINE_DESCRIPTIONS[p % LINE_DESCRIPTIONS.len()].to_owned()),
-                    quantity: Set(quantity),
-                    unit_price_cents: Set(unit),
-                    amount_cents: Set(amount),
-                });
+                total += unit * i64::from(quantity);
+                lines.push(
+                    InvoiceLineBuilder::new(invoice_id, i32::try_from(p + 1).unwrap_or(1))
+                        .description(LINE_DESCRIPTIONS[p % LINE_DESCRIPTIONS.len()])
+                        .priced(quantity, unit)
+                        .into_active_model(),
+                );
             }
             let issued = days_before(today, 30 * (INVOICES_PER_ACCOUNT - i));
-            invoices.push(invoice::ActiveModel {
-                id: Set(invoice_id),
-                organization_id: Set(org.id),
-                account_id: Set(id),
-                location_id: Set(None),
-                number: Set(format!("INV-{:05}-{:02}", a + 1, i + 1)),
-                issued_on: Set(issued),
-                due_on: Set(issued + Duration::days(30)),
-                status: Set(if open { InvoiceStatus::Open } else { InvoiceStatus::Paid }),
-                currency: Set("USD".to_owned()),
-                total_cents: Set(total),
-                amount_due_cents: Set(if open { total } else { 0 }),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
+            invoices.push(
+                InvoiceBuilder::new(org.id, id)
+                    .id(invoice_id)
+                    .number(format!("INV-{:05}-{:02}", a + 1, i + 1))
+                    .issued_on(issued)
+                    .due_on(issued + Duration::days(30))
+                    .status(if open { InvoiceStatus::Open } else { InvoiceStatus::Paid })
+                    .currency("USD")
+                    .total_cents(total)
+                    .amount_due_cents(if open { total } else { 0 })
+                    .created_at(now)
+                    .updated_at(now)
+                    .into_active_model(),
+            );
         }
     }
     rows.accounts = insert_chunked(&txn, accounts).await.context("accounts")?;
@@ -228,25 +224,21 @@ pub async fn seed(db: &DatabaseConnection, size: Size) -> anyhow::Result<Seeded>
     for u in 0..size.portal_users {
         let user_id = Uuid::now_v7();
         user_ids.push(user_id);
-        users.push(portal_user::ActiveModel {
-            id: Set(user_id),
-            organization_id: Set(org.id),
-            email: Set(format!("portal{:04}@customer.example", u + 1)),
-            name: Set(format!("Portal User {:04}", u + 1)),
-            password_hash: Set(PORTAL_PASSWORD_HASH.to_owned()),
-            created_at: Set(now),
-            last_sign_in_at: Set(None),
-        });
+        users.push(
+            PortalUserBuilder::new(org.id)
+                .id(user_id)
+                .email(format!("portal{:04}@customer.example", u + 1))
+                .name(format!("Portal User {:04}", u + 1))
+                .password_hash(PORTAL_PASSWORD_HASH)
+                .created_at(now)
+                .into_active_model(),
+        );
         for a in grants_of(u, size.accounts) {
-            grants.push(portal_access::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                organization_id: Set(org.id),
-                portal_user_id: Set(user_id),
-                account_id: Set(account_ids[a]),
-                location_id: Set(None),
-                invitation_id: Set(None),
-                created_at: Set(now),
-            });
+            grants.push(
+                PortalAccessBuilder::new(org.id, user_id, account_ids[a])
+                    .created_at(now)
+                    .into_active_model(),
+            );
         }
     }
     rows.portal_users = insert_chunked(&txn, users).await.context("portal users")?;

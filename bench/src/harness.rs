@@ -1,8 +1,8 @@
 //! What one benchmark run stands on, created fresh and removed afterwards:
 //!
-//! - a PostgreSQL database `bench_<uuid>` on the server of
-//!   `BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
-//!   dropped at the end;
+//! - a migrated PostgreSQL database of its own ([`testkit::TestDatabase`],
+//!   cloned from the migrated template) on the server of `BENCH_DATABASE_URL`
+//!   (default `postgres://postgres@127.0.0.1:5432/test`), dropped at the end;
 //! - a Redis queue namespace `bench-<uuid>` on `BENCH_REDIS_URL` (default
 //!   `redis://127.0.0.1:6379`), whose keys are deleted at the end;
 //! - the SMTP sink ([`testkit::smtp_sink::SmtpSink`]) on a loopback port;
@@ -15,10 +15,10 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 use anyhow::{Context as _, bail};
 use common::Settings;
 use redis::AsyncCommands;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use service::organizations::NewOrganization;
-use testkit::smtp_sink::SmtpSink;
+use testkit::{Server, TestDatabase, smtp_sink::SmtpSink};
 use tokio::{sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
 
@@ -45,71 +45,18 @@ pub fn organization() -> NewOrganization {
     }
 }
 
-/// A database of its own on the benchmark's PostgreSQL server.
-pub struct BenchDatabase {
-    admin_url: String,
-    name: String,
-    /// The new database's URL.
-    pub url: String,
-}
-
-impl BenchDatabase {
-    /// Creates `bench_<uuid>` on the server of `BENCH_DATABASE_URL`.
-    ///
-    /// # Errors
-    /// When the URL is not PostgreSQL or the database cannot be created.
-    pub async fn create() -> anyhow::Result<Self> {
-        let admin_url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
-        if !(admin_url.starts_with("postgres://") || admin_url.starts_with("postgresql://")) {
-            bail!("BENCH_DATABASE_URL must be a postgres:// URL (the benchmark runs on PostgreSQL)");
-        }
-        let name = format!("bench_{}", Uuid::now_v7().simple());
-        let url = with_database(&admin_url, &name);
-        let admin = Database::connect(admin_url.as_str())
-            .await
-            .context("connecting to BENCH_DATABASE_URL (is PostgreSQL running?)")?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .with_context(|| format!("creating the database {name}"))?;
-        admin.close().await.ok();
-        Ok(Self { admin_url, name, url })
-    }
-
-    /// The database's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Drops the database (closing connections that are still open).
-    ///
-    /// # Errors
-    /// When the server refuses.
-    pub async fn drop_database(&self) -> anyhow::Result<()> {
-        let admin = Database::connect(self.admin_url.as_str()).await?;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .await?;
-        admin.close().await.ok();
-        Ok(())
-    }
-}
-
-/// `url` with its database name replaced by `name` (query string kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
+/// A migrated database of its own on the server of `BENCH_DATABASE_URL`.
+///
+/// # Errors
+/// When the URL is not PostgreSQL or the database cannot be created.
+pub async fn database() -> anyhow::Result<TestDatabase> {
+    let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
+    let Some(server @ Server::Postgres(_)) = Server::from_url(&url) else {
+        bail!("BENCH_DATABASE_URL must be a postgres:// URL (the benchmark runs on PostgreSQL)");
     };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{name}?{query}"),
-        None => format!("{server}/{name}"),
-    }
+    TestDatabase::migrated(&server)
+        .await
+        .context("creating the bench database on BENCH_DATABASE_URL (is PostgreSQL running?)")
 }
 
 /// A queue namespace of its own in the benchmark's Redis.
@@ -175,14 +122,14 @@ async fn scan(conn: &mut redis::aio::MultiplexedConnection, pattern: &str) -> an
 /// The environment both the api and the workers run with: everything the
 /// run sets, the rest left to the product's defaults.
 pub fn process_env(
-    database: &BenchDatabase,
+    database: &TestDatabase,
     redis: &BenchRedis,
     sink: &SmtpSink,
     outbox_dir: &std::path::Path,
     overrides: &[(&str, String)],
 ) -> HashMap<String, String> {
     let mut env = HashMap::from([
-        ("DATABASE_URL".to_owned(), database.url.clone()),
+        ("DATABASE_URL".to_owned(), database.url().to_owned()),
         ("REDIS_URL".to_owned(), redis.url.clone()),
         ("QUEUE_NAMESPACE".to_owned(), redis.namespace.clone()),
         ("SMTP_URL".to_owned(), sink.url()),
@@ -298,25 +245,4 @@ impl Api {
 /// with SMTP but named explicitly so nothing lands in the working directory).
 pub fn scratch_dir(id: &str) -> PathBuf {
     std::env::temp_dir().join(format!("portal-bench-{id}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn the_database_name_is_replaced_and_the_query_kept() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "bench_x"),
-            "postgres://postgres@127.0.0.1:5432/bench_x"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@db:5432/app?sslmode=disable", "bench_x"),
-            "postgres://u:p@db:5432/bench_x?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://db:5432", "bench_x"),
-            "postgres://db:5432/bench_x"
-        );
-    }
 }

@@ -46,10 +46,10 @@ use lettre::{
 };
 use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
 use serde_json::json;
-use testkit::smtp_sink::SmtpSink;
+use testkit::{TestDatabase, smtp_sink::SmtpSink};
 
 use crate::{
-    harness::{Api, BenchDatabase, BenchRedis, ORGANIZATION, process_env, scratch_dir},
+    harness::{self, Api, BenchRedis, ORGANIZATION, process_env, scratch_dir},
     report::{BareClient, Drain, Latency, QueueReport, Rate},
     workers::{self, Memory, WorkerProcess},
 };
@@ -158,12 +158,13 @@ pub async fn measure_all(args: QueueArgs) -> anyhow::Result<QueueReport> {
     }
     let started_at = Utc::now().to_rfc3339();
 
-    let database = BenchDatabase::create().await?;
+    let database = harness::database().await?;
     progress(&format!("created database {}", database.name()));
     let result = in_database(&plan, &database).await;
-    match database.drop_database().await {
-        Ok(()) => progress(&format!("dropped database {}", database.name())),
-        Err(err) => eprintln!("bench: could not drop database {}: {err:#}", database.name()),
+    let name = database.name().to_owned();
+    match database.remove().await {
+        Ok(()) => progress(&format!("dropped database {name}")),
+        Err(err) => eprintln!("bench: could not drop database {name}: {err:#}"),
     }
     let (measured, all_once) = result?;
 
@@ -208,7 +209,7 @@ struct Measured {
     worker_memory_idle: Option<Memory>,
 }
 
-async fn in_database(plan: &Plan, database: &BenchDatabase) -> anyhow::Result<(Measured, bool)> {
+async fn in_database(plan: &Plan, database: &TestDatabase) -> anyhow::Result<(Measured, bool)> {
     let redis = BenchRedis::create().await?;
     let result = in_namespace(plan, database, &redis).await;
     match redis.delete_keys().await {
@@ -224,7 +225,7 @@ async fn in_database(plan: &Plan, database: &BenchDatabase) -> anyhow::Result<(M
     result
 }
 
-async fn in_namespace(plan: &Plan, database: &BenchDatabase, redis: &BenchRedis) -> anyhow::Result<(Measured, bool)> {
+async fn in_namespace(plan: &Plan, database: &TestDatabase, redis: &BenchRedis) -> anyhow::Result<(Measured, bool)> {
     let sink = SmtpSink::try_start().await.context("starting the SMTP sink")?;
     let scratch = scratch_dir(&redis.namespace);
     let env = process_env(

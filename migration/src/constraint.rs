@@ -10,9 +10,13 @@
 //! - SQLite names the columns, not the index:
 //!   `UNIQUE constraint failed: accounts.organization_id, accounts.number`.
 //!
-//! [`violated_unique_index`] understands both. The migration creates every
-//! unique index from [`UNIQUE_INDEXES`], so names and columns here cannot drift
-//! from the schema. Unique rules are indexes (not table constraints) because
+//! [`violated_unique_index`] understands both. [`UNIQUE_INDEXES`] describes
+//! today's schema, after every migration; it is read for error mapping only.
+//! Migrations never read it (a later migration would change it under an
+//! earlier one): each creates its unique indexes from its own frozen list,
+//! and a unit test of the migrations checks that they add up to this one.
+//! A migration that adds or changes a unique index updates this list too.
+//! Unique rules are indexes (not table constraints) because
 //! `CREATE UNIQUE INDEX` means the same on both backends.
 
 /// `organizations (slug)`.

@@ -13,10 +13,13 @@
 //! Foreign keys restrict deletes unless the child is owned by its parent
 //! (`invoice_lines`, `invitation_locations`, `portal_access`, `sessions`),
 //! which cascade. Every foreign key column leads some index.
+//!
+//! Its unique indexes are its own frozen list ([`UNIQUE_INDEXES`]), not
+//! `crate::constraint::UNIQUE_INDEXES`: that one describes today's schema for
+//! error mapping and changes when a later migration adds or alters a unique
+//! index, and this migration must create the same schema forever.
 
 use sea_orm_migration::{prelude::*, schema::*};
-
-use crate::constraint::{UNIQUE_INDEXES, UniqueIndex};
 
 /// Tables in creation order (parents first); `down` drops them in reverse.
 pub const TABLES: [&str; 18] = [
@@ -38,6 +41,69 @@ pub const TABLES: [&str; 18] = [
     "sessions",
     "email_deliveries",
     "audit_events",
+];
+
+/// A unique index as this migration creates it: name, table, columns in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UniqueIndex {
+    name: &'static str,
+    table: &'static str,
+    columns: &'static [&'static str],
+}
+
+/// The unique indexes this migration creates, frozen as they were written
+/// (string literals, so renaming a `constraint` constant cannot change them).
+const UNIQUE_INDEXES: &[UniqueIndex] = &[
+    UniqueIndex {
+        name: "uq_organizations_slug",
+        table: "organizations",
+        columns: &["slug"],
+    },
+    UniqueIndex {
+        name: "uq_staff_users_email",
+        table: "staff_users",
+        columns: &["email"],
+    },
+    UniqueIndex {
+        name: "uq_accounts_org_number",
+        table: "accounts",
+        columns: &["organization_id", "number"],
+    },
+    UniqueIndex {
+        name: "uq_asset_types_org_name",
+        table: "asset_types",
+        columns: &["organization_id", "name"],
+    },
+    UniqueIndex {
+        name: "uq_assets_org_tag",
+        table: "assets",
+        columns: &["organization_id", "tag"],
+    },
+    UniqueIndex {
+        name: "uq_invoices_org_number",
+        table: "invoices",
+        columns: &["organization_id", "number"],
+    },
+    UniqueIndex {
+        name: "uq_payments_org_idempotency_key",
+        table: "payments",
+        columns: &["organization_id", "idempotency_key"],
+    },
+    UniqueIndex {
+        name: "uq_invitations_token_digest",
+        table: "invitations",
+        columns: &["token_digest"],
+    },
+    UniqueIndex {
+        name: "uq_portal_users_org_email",
+        table: "portal_users",
+        columns: &["organization_id", "email"],
+    },
+    UniqueIndex {
+        name: "uq_sessions_token_digest",
+        table: "sessions",
+        columns: &["token_digest"],
+    },
 ];
 
 /// Width of the string columns that hold an `entity::enums` value.
@@ -1084,5 +1150,22 @@ mod tests {
         for unique in UNIQUE_INDEXES {
             assert!(TABLES.contains(&unique.table), "{}", unique.name);
         }
+    }
+
+    /// True while this is the only migration that touches unique indexes.
+    /// When a later one adds, drops or changes one, compare this frozen list
+    /// plus that migration's changes with `constraint::UNIQUE_INDEXES` instead;
+    /// never edit the frozen list.
+    #[test]
+    fn the_frozen_unique_indexes_are_todays_unique_indexes() {
+        let frozen: Vec<_> = UNIQUE_INDEXES
+            .iter()
+            .map(|unique| (unique.name, unique.table, unique.columns))
+            .collect();
+        let today: Vec<_> = crate::constraint::UNIQUE_INDEXES
+            .iter()
+            .map(|unique| (unique.name, unique.table, unique.columns))
+            .collect();
+        assert_eq!(frozen, today);
     }
 }

@@ -1,13 +1,14 @@
 //! The initial migration is reversible on both backends: up creates every
 //! table and unique index, down removes them all, and up works again.
 //!
-//! SQLite (in memory) always runs. PostgreSQL runs when `TEST_DATABASE_URL`
-//! starts with `postgres://`: the test creates a scratch database with a
-//! unique name next to the one in the URL and drops it afterwards.
+//! SQLite always runs. PostgreSQL runs when `TEST_DATABASE_URL` starts with
+//! `postgres://`. Each starts from an empty throwaway database
+//! ([`TestDatabase::empty`]), removed afterwards.
 
 use migration::{Migrator, MigratorTrait, TABLES, constraint::UNIQUE_INDEXES};
 use sea_orm_migration::SchemaManager;
-use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use testkit::{Server, TestDatabase};
 
 async fn tables_present(db: &DatabaseConnection) -> Result<Vec<&'static str>, DbErr> {
     let manager = SchemaManager::new(db);
@@ -43,25 +44,28 @@ async fn up_down_up(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 #[tokio::test]
 async fn sqlite_migrates_up_down_and_up_again() -> Result<(), DbErr> {
-    let db = Database::connect("sqlite::memory:").await?;
-    up_down_up(&db).await
+    let database = TestDatabase::empty(&Server::Sqlite).await?;
+    let db = database.connect().await?;
+    let outcome = up_down_up(&db).await;
+    db.close().await?;
+    outcome.and(database.remove().await)
 }
 
 #[tokio::test]
 async fn postgres_migrates_up_down_and_up_again() -> Result<(), DbErr> {
-    let Some(scratch) = ScratchPostgres::create().await? else {
+    let Some(server) = Server::postgres_from_env() else {
         eprintln!("TEST_DATABASE_URL is not a postgres:// URL; skipping");
         return Ok(());
     };
+    let database = TestDatabase::empty(&server).await?;
     let outcome = async {
-        let db = Database::connect(&scratch.url).await?;
+        let db = database.connect().await?;
         up_down_up(&db).await?;
         assert_postgres_types(&db).await?;
         db.close().await
     }
     .await;
-    let dropped = scratch.drop().await;
-    outcome.and(dropped)
+    outcome.and(database.remove().await)
 }
 
 /// The schema builder must give PostgreSQL its native types, not text.
@@ -89,41 +93,4 @@ async fn assert_postgres_types(db: &DatabaseConnection) -> Result<(), DbErr> {
         assert_eq!(actual, data_type, "{table}.{column}");
     }
     Ok(())
-}
-
-/// A PostgreSQL database that exists only for one test.
-struct ScratchPostgres {
-    admin: DatabaseConnection,
-    name: String,
-    url: String,
-}
-
-impl ScratchPostgres {
-    async fn create() -> Result<Option<Self>, DbErr> {
-        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-            return Ok(None);
-        };
-        if !admin_url.starts_with("postgres://") && !admin_url.starts_with("postgresql://") {
-            return Ok(None);
-        }
-        let name = format!("mig_{}", uuid::Uuid::now_v7().simple());
-        let admin = Database::connect(&admin_url).await?;
-        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
-        let (without_query, query) = match admin_url.split_once('?') {
-            Some((base, query)) => (base, format!("?{query}")),
-            None => (admin_url.as_str(), String::new()),
-        };
-        let server = without_query
-            .rsplit_once('/')
-            .map_or(without_query, |(server, _)| server);
-        let url = format!("{server}/{name}{query}");
-        Ok(Some(Self { admin, name, url }))
-    }
-
-    async fn drop(self) -> Result<(), DbErr> {
-        self.admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-            .await?;
-        self.admin.close().await
-    }
 }

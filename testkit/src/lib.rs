@@ -1,9 +1,23 @@
-//! Test and benchmark support: a real SMTP server on loopback.
+//! Test and benchmark support, shared by the end-to-end tests (`tests/`),
+//! the crates' own integration tests and the benchmark (`bench`):
 //!
-//! [`smtp_sink::SmtpSink`] is what the end-to-end tests (`tests/e2e`) send
-//! their emails to and read them back from, and what the benchmark (`bench`)
-//! drains the queue into. It is fast enough not to be the bottleneck of
-//! either: its bare-client rate is far above what the workers reach.
+//! - [`database::TestDatabase`]: a throwaway database per test, cloned from
+//!   a migrated template (PostgreSQL) or copied from a template file (SQLite);
+//! - [`builders`]: rows with defaults, so tests name only the columns they
+//!   care about;
+//! - [`eventually`]: waiting for an asynchronous effect with a deadline;
+//! - [`smtp_sink::SmtpSink`]: a real SMTP server on loopback that tests read
+//!   their emails back from and the benchmark drains the queue into, fast
+//!   enough not to be the bottleneck of either;
+//! - [`redis_keys`]: finding a queue namespace's keys without blocking Redis.
+//!
+//! Nothing here is used by the product's binaries.
 
+pub mod builders;
+pub mod database;
+mod eventually;
 pub mod redis_keys;
 pub mod smtp_sink;
+
+pub use database::{Server, TestDatabase};
+pub use eventually::{POLL_INTERVAL, eventually};

@@ -1,10 +1,11 @@
 //! Accounts: `createAccount`, `account`, `accounts` (search and portal-status
 //! filter) and `updateAccountContact` with its Contact Information rules.
 
-use chrono::{Duration, Utc};
-use entity::{InvitationStatus, invitation, portal_access, portal_user};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use chrono::Duration;
+use entity::{InvitationStatus, invitation};
+use sea_orm::EntityTrait;
 use serde_json::json;
+use testkit::builders::{InvitationBuilder, PortalAccessBuilder, PortalUserBuilder};
 use uuid::Uuid;
 
 use crate::helpers::{Staff, TestApp, field, ids};
@@ -18,57 +19,27 @@ fn uuid(id: &str) -> Uuid {
 
 /// A pending invitation to `account_id`, written as the invite flow would.
 async fn insert_invitation(app: &TestApp, staff: &Staff, account_id: &str, expires_in: Duration) -> Uuid {
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    invitation::ActiveModel {
-        id: Set(id),
-        organization_id: Set(staff.organization_id),
-        account_id: Set(uuid(account_id)),
-        email: Set("invitee@example.com".to_owned()),
-        status: Set(InvitationStatus::Pending),
-        whole_account: Set(true),
-        token_digest: Set(None),
-        invited_by: Set(None),
-        accepted_by: Set(None),
-        created_at: Set(now),
-        last_sent_at: Set(now),
-        expires_at: Set(now + expires_in),
-        accepted_at: Set(None),
-        revoked_at: Set(None),
-    }
-    .insert(&app.db)
-    .await
-    .expect("insert invitation");
-    id
+    InvitationBuilder::new(staff.organization_id, uuid(account_id))
+        .email("invitee@example.com")
+        .expires_in(expires_in)
+        .insert(&app.db)
+        .await
+        .expect("insert invitation")
+        .id
 }
 
 /// A portal user with access to `account_id`, as an accepted invitation leaves it.
 async fn insert_portal_access(app: &TestApp, staff: &Staff, account_id: &str) {
-    let now = Utc::now();
-    let user = portal_user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organization_id: Set(staff.organization_id),
-        email: Set(format!("customer-{}@example.com", Uuid::now_v7().simple())),
-        name: Set("Customer".to_owned()),
-        password_hash: Set("not-a-hash".to_owned()),
-        created_at: Set(now),
-        last_sign_in_at: Set(None),
-    }
-    .insert(&app.db)
-    .await
-    .expect("insert portal user");
-    portal_access::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organization_id: Set(staff.organization_id),
-        portal_user_id: Set(user.id),
-        account_id: Set(uuid(account_id)),
-        location_id: Set(None),
-        invitation_id: Set(None),
-        created_at: Set(now),
-    }
-    .insert(&app.db)
-    .await
-    .expect("insert portal access");
+    let user = PortalUserBuilder::new(staff.organization_id)
+        .email(format!("customer-{}@example.com", Uuid::now_v7().simple()))
+        .name("Customer")
+        .insert(&app.db)
+        .await
+        .expect("insert portal user");
+    PortalAccessBuilder::new(staff.organization_id, user.id, uuid(account_id))
+        .insert(&app.db)
+        .await
+        .expect("insert portal access");
 }
 
 #[tokio::test]

@@ -4,13 +4,13 @@
 //! queue into `.eml` files (no SMTP configured), and their `email_deliveries`
 //! rows are checked until SENT.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
-use entity::{DeliveryStatus, EmailKind, asset_request, asset_type, audit_event, email_delivery, staff_user};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use entity::{DeliveryStatus, EmailKind, asset_request, asset_type, audit_event, email_delivery};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
-use testkit::smtp_sink::ReceivedEmail;
+use testkit::{builders::StaffUserBuilder, eventually, smtp_sink::ReceivedEmail};
 use uuid::Uuid;
 
 use crate::helpers::{Staff, TestApp, field, ids, sent_link};
@@ -152,16 +152,16 @@ async fn deliveries(app: &TestApp, kind: EmailKind) -> Vec<email_delivery::Model
 /// Waits (polling, with a deadline) until `n` emails of `kind` exist and all
 /// are SENT; returns them in queue order.
 async fn wait_sent(app: &TestApp, kind: EmailKind, n: usize) -> Vec<email_delivery::Model> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(Duration::from_secs(20), async || {
         let rows = deliveries(app, kind).await;
-        if rows.len() == n && rows.iter().all(|d| d.status == DeliveryStatus::Sent) {
-            return rows;
-        }
         assert!(rows.len() <= n, "more {kind:?} emails than expected: {rows:#?}");
-        assert!(Instant::now() < deadline, "{kind:?} emails not all sent: {rows:#?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        if rows.len() == n && rows.iter().all(|d| d.status == DeliveryStatus::Sent) {
+            Ok(rows)
+        } else {
+            Err(format!("{kind:?} emails not all sent: {rows:#?}"))
+        }
+    })
+    .await
 }
 
 /// The `.eml` file the in-process queue wrote for a delivery.
@@ -197,17 +197,12 @@ async fn the_request_workflow_emails_staff_then_the_requester_at_every_step() {
     let app = TestApp::spawn().await;
     let w = world(&app, "acme").await;
     // A second staff user: every staff user of the organization is told.
-    staff_user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organization_id: Set(w.staff.organization_id),
-        email: Set("dispatch@acme.example".to_owned()),
-        name: Set("Dispatch".to_owned()),
-        password_hash: Set("not a hash: this user never signs in".to_owned()),
-        created_at: Set(Utc::now()),
-    }
-    .insert(&app.db)
-    .await
-    .expect("second staff user");
+    StaffUserBuilder::new(w.staff.organization_id)
+        .email("dispatch@acme.example")
+        .name("Dispatch")
+        .insert(&app.db)
+        .await
+        .expect("second staff user");
     let toilet = asset_type_named(&app, &w.staff, TOILET).await;
 
     let made = request(&app, &w.maria, input(&w.tower, &toilet, 2)).await;

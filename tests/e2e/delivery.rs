@@ -11,16 +11,18 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
 use common::outbox::{self, NewDelivery};
-use entity::{
-    DeliveryStatus, EmailKind, InvitationStatus, account, email_delivery, invitation, invitation_link, organization,
-};
+use entity::{DeliveryStatus, EmailKind, InvitationStatus, email_delivery, invitation, invitation_link};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
     QueryFilter, Set, Statement, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
-use testkit::smtp_sink::{Mode, ReceivedEmail, SmtpSink};
+use testkit::{
+    builders::{AccountBuilder, InvitationBuilder, OrganizationBuilder},
+    eventually,
+    smtp_sink::{Mode, ReceivedEmail, SmtpSink},
+};
 use uuid::Uuid;
 use worker::{
     jobs::{self, JobContext, Processed},
@@ -80,57 +82,30 @@ async fn queue_of(app: &TestApp) -> JobQueue {
 /// and its QUEUED INVITATION delivery (subject as the api writes it).
 async fn invite(app: &TestApp, n: usize) -> Vec<Invited> {
     let db = &app.db;
-    let now = Utc::now();
-    let organization_id = Uuid::now_v7();
     let txn = db.begin().await.expect("begin");
-    organization::ActiveModel {
-        id: Set(organization_id),
-        name: Set(ORGANIZATION.to_owned()),
-        slug: Set(format!("acme-{}", organization_id.simple())),
-        online_payments_enabled: Set(false),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .expect("insert organization");
+    let organization_id = OrganizationBuilder::new()
+        .name(ORGANIZATION)
+        .insert(&txn)
+        .await
+        .expect("insert organization")
+        .id;
     let mut invited = Vec::with_capacity(n);
     for i in 0..n {
-        let account_id = Uuid::now_v7();
         let email = format!("customer{i}@example.com");
-        account::ActiveModel {
-            id: Set(account_id),
-            organization_id: Set(organization_id),
-            number: Set(format!("A-{i:05}")),
-            name: Set(format!("Jones <Construction> {i}")),
-            contact_name: Set(None),
-            contact_email: Set(Some(email.clone())),
-            contact_phone: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await
-        .expect("insert account");
-        let invitation_id = Uuid::now_v7();
-        invitation::ActiveModel {
-            id: Set(invitation_id),
-            organization_id: Set(organization_id),
-            account_id: Set(account_id),
-            email: Set(email.clone()),
-            status: Set(InvitationStatus::Pending),
-            whole_account: Set(true),
-            token_digest: Set(None),
-            invited_by: Set(None),
-            accepted_by: Set(None),
-            created_at: Set(now),
-            last_sent_at: Set(now),
-            expires_at: Set(now + chrono::Duration::hours(168)),
-            accepted_at: Set(None),
-            revoked_at: Set(None),
-        }
-        .insert(&txn)
-        .await
-        .expect("insert invitation");
+        let account_id = AccountBuilder::new(organization_id)
+            .number(format!("A-{i:05}"))
+            .name(format!("Jones <Construction> {i}"))
+            .contact_email(email.clone())
+            .insert(&txn)
+            .await
+            .expect("insert account")
+            .id;
+        let invitation_id = InvitationBuilder::new(organization_id, account_id)
+            .email(email.clone())
+            .insert(&txn)
+            .await
+            .expect("insert invitation")
+            .id;
         let delivery = queue_delivery(&txn, &app.settings, organization_id, invitation_id, &email).await;
         invited.push(Invited {
             organization_id,
@@ -192,18 +167,15 @@ async fn wait_for_delivery(
     what: &str,
     check: impl Fn(&email_delivery::Model) -> bool,
 ) -> email_delivery::Model {
-    let until = tokio::time::Instant::now() + deadline;
-    loop {
+    eventually(deadline, async || {
         let row = delivery(db, id).await;
         if check(&row) {
-            return row;
+            Ok(row)
+        } else {
+            Err(format!("delivery never became {what}: {row:?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "delivery never became {what} within {deadline:?}: {row:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 async fn wait_for_status(
@@ -829,10 +801,10 @@ async fn a_worker_started_on_a_backlog_of_9000_jobs_drains_it_and_the_sweeper_do
     for one in &invited {
         wait_for_status(&app.db, one.delivery_id, DeliveryStatus::Sent, SOON).await;
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while redis.depth().await > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the backlog was not drained");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(60), async || match redis.depth().await {
+        0 => Ok(()),
+        left => Err(format!("the backlog was not drained: {left} jobs left")),
+    })
+    .await;
     assert!(worker.terminate().await.success(), "the worker kept running");
 }

@@ -3,15 +3,17 @@
 //!
 //! `TEST_DATABASE_URL` selects the database server: unset (or `sqlite:`) →
 //! a new SQLite file per test; `postgres://…/db` → a new database per test
-//! on that server, dropped when the test ends.
+//! on that server, dropped when the test ends (both from
+//! [`testkit::TestDatabase`], already migrated).
 
-use std::{collections::HashMap, path::PathBuf, sync::LazyLock};
+use std::{collections::HashMap, sync::LazyLock, time::Duration};
 
 use api::Application;
 use common::{Settings, db::StatementCounter};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use service::organizations::NewOrganization;
+use testkit::{Server, TestDatabase, eventually};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -23,12 +25,6 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
         common::telemetry::init(common::LogFormat::Pretty);
     }
 });
-
-/// Where the test databases live.
-enum TestDb {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
 
 /// A running api with its own database.
 pub struct TestApp {
@@ -44,7 +40,8 @@ pub struct TestApp {
     pub settings: Settings,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    test_db: TestDb,
+    /// Removed when the app is dropped (after the server has stopped).
+    _database: TestDatabase,
 }
 
 /// A staff user signed in.
@@ -57,28 +54,6 @@ pub struct Staff {
     pub token: String,
 }
 
-async fn create_test_database() -> (String, TestDb) {
-    let base = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
-    let name = format!("portal_test_{}", Uuid::now_v7().simple());
-    if base.starts_with("postgres") {
-        let admin = Database::connect(base.as_str())
-            .await
-            .expect("connect to TEST_DATABASE_URL");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create test database");
-        admin.close().await.ok();
-        let (server, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL has a database name");
-        (format!("{server}/{name}"), TestDb::Postgres { admin_url: base, name })
-    } else {
-        let dir = std::env::temp_dir().join("portal-tests");
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join(format!("{name}.db"));
-        (format!("sqlite://{}?mode=rwc", path.display()), TestDb::Sqlite(path))
-    }
-}
-
 impl TestApp {
     /// Starts the api on `127.0.0.1:0` against a fresh database.
     pub async fn spawn() -> Self {
@@ -88,12 +63,14 @@ impl TestApp {
     /// Like [`TestApp::spawn`], with extra environment settings.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         LazyLock::force(&TRACING);
-        let (database_url, test_db) = create_test_database().await;
+        let database = TestDatabase::migrated(&Server::from_env())
+            .await
+            .expect("a test database");
         let outbox = std::env::temp_dir()
             .join("portal-tests")
             .join(format!("outbox-{}", Uuid::now_v7().simple()));
         let mut env: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".into(), database_url),
+            ("DATABASE_URL".into(), database.url().to_owned()),
             ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
             ("QUEUE_NAMESPACE".into(), format!("test-{}", Uuid::now_v7().simple())),
             ("MAIL_OUTBOX_DIR".into(), outbox.display().to_string()),
@@ -118,7 +95,7 @@ impl TestApp {
             settings,
             shutdown: Some(tx),
             server: Some(server),
-            test_db,
+            _database: database,
         }
     }
 
@@ -198,32 +175,6 @@ impl Drop for TestApp {
         }
         if let Some(server) = self.server.take() {
             server.abort();
-        }
-        match &self.test_db {
-            TestDb::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            TestDb::Postgres { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                // Drop runs inside the test's runtime: use a thread with its own.
-                let _ = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .ok()?;
-                    runtime.block_on(async {
-                        let admin = Database::connect(admin_url.as_str()).await.ok()?;
-                        admin
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .await
-                            .ok()?;
-                        admin.close().await.ok()
-                    })
-                })
-                .join();
-            }
         }
     }
 }
@@ -346,8 +297,9 @@ impl TestApp {
         locations_per_account: usize,
         assets_per_location: usize,
     ) -> Inserted {
-        use entity::{AssetStatus, account, asset, asset_type, location};
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+        use entity::{account, asset, asset_type, location};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+        use testkit::builders::{AccountBuilder, AssetBuilder, LocationBuilder};
 
         let asset_type = asset_type::Entity::find()
             .filter(asset_type::Column::OrganizationId.eq(organization_id))
@@ -363,50 +315,33 @@ impl TestApp {
         };
         let (mut account_rows, mut location_rows, mut asset_rows) = (Vec::new(), Vec::new(), Vec::new());
         for a in 0..accounts {
-            let account_id = Uuid::now_v7();
-            inserted.accounts.push(account_id);
-            account_rows.push(account::ActiveModel {
-                id: Set(account_id),
-                organization_id: Set(organization_id),
-                number: Set(format!("B-{a:05}")),
-                name: Set(format!("Bulk account {a}")),
-                contact_name: Set(None),
-                contact_email: Set(Some(format!("bulk{a}@example.com"))),
-                contact_phone: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
+            let account = AccountBuilder::new(organization_id)
+                .number(format!("B-{a:05}"))
+                .name(format!("Bulk account {a}"))
+                .contact_email(format!("bulk{a}@example.com"))
+                .created_at(now)
+                .updated_at(now)
+                .build();
+            inserted.accounts.push(account.id);
             for l in 0..locations_per_account {
-                let location_id = Uuid::now_v7();
-                inserted.locations.push(location_id);
-                location_rows.push(location::ActiveModel {
-                    id: Set(location_id),
-                    organization_id: Set(organization_id),
-                    account_id: Set(account_id),
-                    name: Set(format!("Site {a}-{l}")),
-                    line1: Set(format!("{l} Bulk Rd")),
-                    line2: Set(None),
-                    city: Set("Portland".to_owned()),
-                    region: Set(Some("OR".to_owned())),
-                    postal_code: Set(None),
-                    country: Set("US".to_owned()),
-                    created_at: Set(now),
-                });
+                let location = LocationBuilder::new(organization_id, account.id)
+                    .name(format!("Site {a}-{l}"))
+                    .line1(format!("{l} Bulk Rd"))
+                    .created_at(now)
+                    .build();
+                inserted.locations.push(location.id);
                 for n in 0..assets_per_location {
-                    let asset_id = Uuid::now_v7();
-                    inserted.assets.push(asset_id);
-                    asset_rows.push(asset::ActiveModel {
-                        id: Set(asset_id),
-                        organization_id: Set(organization_id),
-                        asset_type_id: Set(asset_type.id),
-                        tag: Set(format!("BULK-{a}-{l}-{n}")),
-                        status: Set(AssetStatus::Deployed),
-                        location_id: Set(Some(location_id)),
-                        deployed_at: Set(Some(now)),
-                        created_at: Set(now),
-                    });
+                    let asset = AssetBuilder::new(organization_id, asset_type.id)
+                        .tag(format!("BULK-{a}-{l}-{n}"))
+                        .deployed(location.id, now)
+                        .created_at(now)
+                        .build();
+                    inserted.assets.push(asset.id);
+                    asset_rows.push(asset::ActiveModel::from(asset));
                 }
+                location_rows.push(location::ActiveModel::from(location));
             }
+            account_rows.push(account::ActiveModel::from(account));
         }
         let txn = self.db.begin().await.expect("begin");
         // Chunks stay under every backend's bind-parameter limit.
@@ -458,8 +393,9 @@ pub fn field(error: &Value) -> &str {
 /// so they get a working link without an SMTP server; tests of the email
 /// itself read the link out of the message instead.
 pub async fn mint_link(app: &TestApp, invitation_id: Uuid) -> String {
-    use entity::{invitation, invitation_link};
-    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr};
+    use entity::invitation;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
+    use testkit::builders::InvitationLinkBuilder;
 
     let (token, digest) = api::auth::new_token();
     let now = chrono::Utc::now();
@@ -472,14 +408,11 @@ pub async fn mint_link(app: &TestApp, invitation_id: Uuid) -> String {
         .await
         .expect("store the link's digest");
     assert_eq!(updated.rows_affected, 1, "no invitation {invitation_id}");
-    invitation_link::ActiveModel {
-        token_digest: Set(digest),
-        invitation_id: Set(invitation_id),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .expect("record the link");
+    InvitationLinkBuilder::new(invitation_id, digest)
+        .created_at(now)
+        .insert(&txn)
+        .await
+        .expect("record the link");
     txn.commit().await.expect("commit");
     token
 }
@@ -491,20 +424,18 @@ pub async fn sent_link(app: &TestApp, invitation_id: Uuid) -> String {
     use entity::{DeliveryStatus, email_delivery};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
+    eventually(Duration::from_secs(20), async || {
         let deliveries = email_delivery::Entity::find()
             .filter(email_delivery::Column::InvitationId.eq(invitation_id))
             .all(&app.db)
             .await
             .expect("deliveries");
         if !deliveries.is_empty() && deliveries.iter().all(|d| d.status == DeliveryStatus::Sent) {
-            return mint_link(app, invitation_id).await;
+            Ok(())
+        } else {
+            Err(format!("the invitation email was not sent: {deliveries:?}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the invitation email was not sent: {deliveries:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    mint_link(app, invitation_id).await
 }

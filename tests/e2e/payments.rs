@@ -8,7 +8,7 @@
 
 use std::{
     sync::atomic::{AtomicUsize, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use api::{
@@ -23,7 +23,7 @@ use service::{
     Scope,
     payments::{self, PayInvoice},
 };
-use testkit::smtp_sink::ReceivedEmail;
+use testkit::{eventually, smtp_sink::ReceivedEmail};
 use uuid::Uuid;
 
 use crate::helpers::{Staff, TestApp, field, sent_link};
@@ -195,19 +195,19 @@ fn key() -> String {
 
 /// Waits, with a deadline, until the delivery is SENT.
 async fn wait_until_sent(app: &TestApp, id: Uuid) -> email_delivery::Model {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(Duration::from_secs(20), async || {
         let row = email_delivery::Entity::find_by_id(id)
             .one(&app.db)
             .await
             .expect("find")
             .expect("the delivery exists");
         if row.status == DeliveryStatus::Sent {
-            return row;
+            Ok(row)
+        } else {
+            Err(format!("the receipt was not sent: {row:?}"))
         }
-        assert!(Instant::now() < deadline, "the receipt was not sent: {row:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// The `.eml` file the in-process queue wrote for a delivery.

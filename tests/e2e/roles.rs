@@ -2,10 +2,10 @@
 //! in, portal users (customers) are forbidden its mutations and see only the
 //! requestable asset types.
 
-use chrono::Utc;
-use entity::{asset_type, portal_user};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
+use entity::asset_type;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
+use testkit::builders::PortalUserBuilder;
 use uuid::Uuid;
 
 use crate::helpers::{Staff, TestApp};
@@ -114,18 +114,12 @@ async fn a_portal_user_is_forbidden_every_staff_mutation_and_sees_only_requestab
     let app = TestApp::spawn().await;
     let staff = app.staff("acme").await;
     let ids = some_rows(&app, &staff).await;
-    let user = portal_user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organization_id: Set(staff.organization_id),
-        email: Set("maria@example.com".to_owned()),
-        name: Set("Maria Lopez".to_owned()),
-        password_hash: Set("not-a-hash".to_owned()),
-        created_at: Set(Utc::now()),
-        last_sign_in_at: Set(None),
-    }
-    .insert(&app.db)
-    .await
-    .expect("insert portal user");
+    let user = PortalUserBuilder::new(staff.organization_id)
+        .email("maria@example.com")
+        .name("Maria Lopez")
+        .insert(&app.db)
+        .await
+        .expect("insert portal user");
     let session = service::sessions::start(&app.db, staff.organization_id, None, Some(user.id), 1)
         .await
         .expect("portal session");
