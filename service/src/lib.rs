@@ -8,3 +8,6 @@
 //!
 //! This crate must not depend on async-graphql or axum: the `api` crate maps
 //! its results to GraphQL and HTTP, the `worker` crate only transports email.
+
+pub mod email;
+pub mod invitation_links;
