@@ -11,3 +11,4 @@
 
 pub mod email;
 pub mod invitation_links;
+pub mod scans;

@@ -8,8 +8,11 @@
 //! digests (`invitations.token_digest` for the current link,
 //! `invitation_links` for every link ever sent).
 //!
-//! Status EXPIRED is derived: a PENDING invitation past `expires_at` is
-//! expired (no job has to flip it).
+//! Status EXPIRED is derived on read: a PENDING invitation past
+//! `expires_at` is expired at once. A scan
+//! ([`service::scans::expire_invitations`]) later stores EXPIRED with an
+//! audit event; every rule here treats a stored EXPIRED and a lapsed
+//! PENDING alike.
 
 use chrono::{DateTime, Duration, Utc};
 use common::Settings;
@@ -358,9 +361,9 @@ pub async fn revoke<C: Db>(
     Ok(revoked)
 }
 
-/// Revokes the account's pending invitations because its contact email
-/// changed (they were addressed to the old one). Call inside the change's
-/// transaction.
+/// Revokes the account's pending (and expired, which could be resent)
+/// invitations because its contact email changed (they were addressed to
+/// the old one). Call inside the change's transaction.
 ///
 /// # Errors
 /// Internal on database failure.
@@ -373,7 +376,7 @@ pub async fn revoke_for_email_change(
     let pending = invitation::Entity::find()
         .filter(invitation::Column::OrganizationId.eq(org_id))
         .filter(invitation::Column::AccountId.eq(account_id))
-        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
+        .filter(invitation::Column::Status.is_in([InvitationStatus::Pending, InvitationStatus::Expired]))
         .all(db)
         .await?;
     let now = Utc::now();
