@@ -400,16 +400,17 @@ async fn invite_all(api: &Api, accounts: &[BenchAccount]) -> anyhow::Result<Rate
 /// headers), to `to`.
 fn invitation_message(plan: &Plan, from: &Mailbox, to: &str, index: usize) -> anyhow::Result<Message> {
     let (token, _) = common::token::new_token();
-    let link = worker::templates::accept_link(&plan.defaults.public_url, &token);
-    let subject = service::invitations::invitation_subject(ORGANIZATION);
-    let account_name = format!("Bench BARE Construction {index}");
-    let email = worker::templates::invitation(&worker::templates::Invitation {
-        subject: &subject,
-        organization_name: ORGANIZATION,
-        account_name: &account_name,
-        link: &link,
+    let payload = service::email::invitation::Invitation {
+        invitation_id: uuid::Uuid::nil(),
+        organization_name: ORGANIZATION.to_owned(),
+    };
+    let email = service::email::invitation::render_content(&service::email::invitation::Content {
+        subject: service::email::Email::subject(&payload)?,
+        organization_name: ORGANIZATION.to_owned(),
+        account_name: format!("Bench BARE Construction {index}"),
+        link: service::invitation_links::accept_link(&plan.defaults.public_url, &token),
         expires_at: Utc::now() + chrono::Duration::hours(i64::from(plan.defaults.invitation_ttl_hours)),
-    });
+    })?;
     Ok(Message::builder()
         .from(from.clone())
         .to(to.parse()?)

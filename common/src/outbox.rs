@@ -48,22 +48,6 @@ pub fn queue_name(namespace: &str) -> String {
 /// exchange (lettre's timeout is 20 s), so only a crashed worker's row expires.
 pub const LEASE: Duration = Duration::seconds(45);
 
-/// The content of a notice email (asset request received or updated,
-/// payment receipt), composed by the api when it queues the email and kept in
-/// the delivery's `payload`; the worker only lays it out. Never put secrets
-/// in it: the payload is stored in the database.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Notice {
-    /// The opening line, e.g. "Your request was approved".
-    pub heading: String,
-    /// Paragraphs of plain text.
-    pub paragraphs: Vec<String>,
-    /// Label/value lines, e.g. ("Location", "Tower site").
-    pub details: Vec<(String, String)>,
-    /// The sending organization's name, for the signature.
-    pub organization_name: String,
-}
-
 /// A new email to queue.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -75,7 +59,8 @@ pub struct NewDelivery {
     pub recipient: String,
     /// Its subject line.
     pub subject: String,
-    /// Kind-specific data the worker renders from (no secrets).
+    /// The kind's payload (see the `service` crate's `email` module), which
+    /// its templates render from; no secrets.
     pub payload: serde_json::Value,
     /// The invitation it carries, for INVITATION emails.
     pub invitation_id: Option<Uuid>,

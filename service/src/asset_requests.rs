@@ -24,11 +24,13 @@
 //! What a portal user sees is decided by its [`Scope`]: requests at the
 //! locations it may see, whoever made them. Nothing here knows GraphQL.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use common::{Settings, outbox::Notice};
-use entity::{
-    AssetRequestStatus, EmailKind, account, asset_request, asset_type, location, organization, portal_user, staff_user,
+use crate::email::{
+    asset_request::AssetRequestFacts, asset_request_received::AssetRequestReceived,
+    asset_request_updated::AssetRequestUpdated,
 };
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use common::Settings;
+use entity::{AssetRequestStatus, account, asset_request, asset_type, location, organization, portal_user, staff_user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Expr,
 };
@@ -181,33 +183,20 @@ impl Described {
         )
     }
 
-    /// The label/value lines every notice about the request carries.
-    fn details(&self, request: &asset_request::Model) -> Vec<(String, String)> {
-        let l = &self.location;
-        let address = [Some(l.line1.as_str()), l.line2.as_deref(), Some(l.city.as_str())]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", ");
-        vec![
-            (
-                "Account".to_owned(),
-                format!("{} {}", self.account.number, self.account.name),
-            ),
-            ("Location".to_owned(), format!("{} ({address})", l.name)),
-            ("Asset type".to_owned(), self.asset_type.name.clone()),
-            ("Quantity".to_owned(), request.quantity.to_string()),
-            (
-                "Needed by".to_owned(),
-                request
-                    .needed_by
-                    .map_or_else(|| "—".to_owned(), |d| d.format("%Y-%m-%d").to_string()),
-            ),
-            (
-                "Notes".to_owned(),
-                request.notes.clone().unwrap_or_else(|| "—".to_owned()),
-            ),
-        ]
+    /// What the request's emails say about it.
+    fn facts(&self, request: &asset_request::Model) -> AssetRequestFacts {
+        AssetRequestFacts {
+            account_number: self.account.number.clone(),
+            account_name: self.account.name.clone(),
+            location_name: self.location.name.clone(),
+            location_line1: self.location.line1.clone(),
+            location_line2: self.location.line2.clone(),
+            location_city: self.location.city.clone(),
+            asset_type_name: self.asset_type.name.clone(),
+            quantity: request.quantity,
+            needed_by: request.needed_by,
+            notes: request.notes.clone(),
+        }
     }
 }
 
@@ -217,30 +206,6 @@ async fn find_asset_type(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Resu
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("asset type"))
-}
-
-/// How a status reads in a sentence: "Your request was …".
-fn status_words(status: AssetRequestStatus) -> &'static str {
-    match status {
-        AssetRequestStatus::Submitted => "submitted",
-        AssetRequestStatus::Approved => "approved",
-        AssetRequestStatus::Scheduled => "scheduled",
-        AssetRequestStatus::Fulfilled => "fulfilled",
-        AssetRequestStatus::Cancelled => "cancelled",
-        AssetRequestStatus::Rejected => "declined",
-    }
-}
-
-/// The line of a status-change email that says what happens next.
-fn what_next(status: AssetRequestStatus) -> &'static str {
-    match status {
-        AssetRequestStatus::Submitted => "We will look at it shortly.",
-        AssetRequestStatus::Approved => "We will let you know when the delivery is scheduled.",
-        AssetRequestStatus::Scheduled => "The delivery is planned; we will let you know once it is done.",
-        AssetRequestStatus::Fulfilled => "The assets were delivered. Thank you for your business.",
-        AssetRequestStatus::Cancelled => "Nothing will be delivered for this request.",
-        AssetRequestStatus::Rejected => "If you have questions, reply to your usual contact.",
-    }
 }
 
 /// The SCREAMING_CASE name of a status, as the API spells it.
@@ -322,16 +287,11 @@ pub async fn request<C: Db>(
     )
     .await?;
 
-    let mut details = vec![("Customer".to_owned(), format!("{} <{}>", user.name, user.email))];
-    details.extend(described.details(&request));
-    let notice = Notice {
-        heading: format!("New asset request from {}", described.account.name),
-        paragraphs: vec![
-            format!("{} requested {summary}.", user.name),
-            "Approve, schedule or decline it in the Customer Center; the customer is emailed at every step.".to_owned(),
-        ],
-        details,
+    let email = AssetRequestReceived {
         organization_name: described.organization.name.clone(),
+        customer_name: user.name.clone(),
+        customer_email: user.email.clone(),
+        request: described.facts(&request),
     };
     let staff = staff_user::Entity::find()
         .filter(staff_user::Column::OrganizationId.eq(org))
@@ -340,18 +300,7 @@ pub async fn request<C: Db>(
         .await?;
     let mut deliveries = Vec::with_capacity(staff.len());
     for member in &staff {
-        deliveries.push(
-            notices::queue(
-                &txn,
-                settings,
-                org,
-                EmailKind::AssetRequestReceived,
-                &member.email,
-                format!("New asset request: {summary}"),
-                &notice,
-            )
-            .await?,
-        );
+        deliveries.push(notices::queue(&txn, settings, org, &member.email, &email).await?);
     }
     txn.commit().await?;
     tracing::info!(request = %request.id, staff_notified = deliveries.len(), "asset requested");
@@ -522,35 +471,13 @@ pub async fn update_status<C: Db>(
     };
     let mut deliveries = Vec::new();
     if let Some(requester) = requester {
-        let words = status_words(to);
-        let mut paragraphs = vec![format!("Your request for {summary} was {words}.")];
-        if let Some(reason) = &reason {
-            paragraphs.push(format!("Reason: {reason}"));
-        }
-        paragraphs.push(what_next(to).to_owned());
-        let mut details = described.details(&updated);
-        details.push(("Status".to_owned(), status_name(to).to_owned()));
-        if let Some(reason) = &reason {
-            details.push(("Reason".to_owned(), reason.clone()));
-        }
-        let notice = Notice {
-            heading: format!("Your asset request was {words}"),
-            paragraphs,
-            details,
+        let email = AssetRequestUpdated {
             organization_name: described.organization.name.clone(),
+            request: described.facts(&updated),
+            status: to,
+            reason: reason.clone(),
         };
-        deliveries.push(
-            notices::queue(
-                &txn,
-                settings,
-                org,
-                EmailKind::AssetRequestUpdated,
-                &requester.email,
-                format!("Your asset request was {words}: {summary}"),
-                &notice,
-            )
-            .await?,
-        );
+        deliveries.push(notices::queue(&txn, settings, org, &requester.email, &email).await?);
     }
     txn.commit().await?;
     tracing::info!(

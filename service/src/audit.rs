@@ -42,6 +42,8 @@ pub mod action {
     pub const PORTAL_USER_DISCONNECTED: &str = "PORTAL_USER_DISCONNECTED";
     /// A customer paid an invoice in the portal.
     pub const INVOICE_PAID: &str = "INVOICE_PAID";
+    /// A pending invitation's link lapsed unused (recorded by the sweeper's scan).
+    pub const INVITATION_EXPIRED: &str = "INVITATION_EXPIRED";
 }
 
 /// A page of an account's audit log, newest first (`after` continues
@@ -88,6 +90,22 @@ pub async fn record(
     action: &str,
     detail: Option<String>,
 ) -> Result<(), ApiError> {
+    Ok(insert(db, organization_id, account_id, actor, action, detail).await?)
+}
+
+/// [`record`] for job plumbing that speaks the database's error type (the
+/// sweeper's scans).
+///
+/// # Errors
+/// On database failure.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    organization_id: Uuid,
+    account_id: Option<Uuid>,
+    actor: Actor<'_>,
+    action: &str,
+    detail: Option<String>,
+) -> Result<(), sea_orm::DbErr> {
     let (staff, portal, name) = match actor {
         Actor::Staff(user) => (Some(user.id), None, Some(user.name.clone())),
         Actor::Portal(user) => (None, Some(user.id), Some(user.name.clone())),

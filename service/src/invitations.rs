@@ -3,24 +3,27 @@
 //! Staff invite an account's contact email on file; the invitation, its
 //! email delivery (the outbox row) and an audit event are written in one
 //! transaction, and the caller pushes the delivery to the queue after commit.
-//! The worker mints the link when it sends: the database keeps only token
+//! The worker mints the link when it sends
+//! ([`crate::invitation_links::mint`]): the database keeps only token
 //! digests (`invitations.token_digest` for the current link,
 //! `invitation_links` for every link ever sent).
 //!
-//! Status EXPIRED is derived: a PENDING invitation past `expires_at` is
-//! expired (no job has to flip it).
+//! Status EXPIRED is derived on read: a PENDING invitation past
+//! `expires_at` is expired at once. A scan
+//! ([`service::scans::expire_invitations`]) later stores EXPIRED with an
+//! audit event; every rule here treats a stored EXPIRED and a lapsed
+//! PENDING alike.
 
 use chrono::{DateTime, Duration, Utc};
 use common::Settings;
 use entity::{
-    EmailKind, InvitationStatus, invitation, invitation_link, invitation_location, location, organization,
-    portal_access, portal_user, staff_user,
+    InvitationStatus, invitation, invitation_link, invitation_location, location, organization, portal_access,
+    portal_user, staff_user,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, Set, sea_query::Expr,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{
@@ -34,12 +37,6 @@ use crate::{auth, error::ApiError, page::Page};
 /// A second invite within this time of the last send returns the pending
 /// invitation and queues nothing: a double click sends one email.
 pub const DOUBLE_CLICK_WINDOW: Duration = Duration::seconds(60);
-
-/// The subject of every invitation email.
-#[must_use]
-pub fn invitation_subject(organization_name: &str) -> String {
-    format!("Welcome to the Customer Portal — {organization_name}")
-}
 
 /// The status as users see it: PENDING past its expiry is EXPIRED.
 #[must_use]
@@ -84,20 +81,11 @@ async fn queue_email(
     invitation: &invitation::Model,
     settings: &Settings,
 ) -> Result<Uuid, ApiError> {
-    let delivery = common::outbox::enqueue(
-        db,
-        common::outbox::NewDelivery {
-            organization_id: org.id,
-            kind: EmailKind::Invitation,
-            recipient: invitation.email.clone(),
-            subject: invitation_subject(&org.name),
-            payload: json!({ "invitation_id": invitation.id }),
-            invitation_id: Some(invitation.id),
-        },
-        settings.outbox_redeliver_after(),
-    )
-    .await?;
-    Ok(delivery.id)
+    let email = crate::email::invitation::Invitation {
+        invitation_id: invitation.id,
+        organization_name: org.name.clone(),
+    };
+    super::notices::queue(db, settings, org.id, &invitation.email, &email).await
 }
 
 /// Sends a pending invitation again: fresh expiry, a new delivery (the
@@ -373,9 +361,9 @@ pub async fn revoke<C: Db>(
     Ok(revoked)
 }
 
-/// Revokes the account's pending invitations because its contact email
-/// changed (they were addressed to the old one). Call inside the change's
-/// transaction.
+/// Revokes the account's pending (and expired, which could be resent)
+/// invitations because its contact email changed (they were addressed to
+/// the old one). Call inside the change's transaction.
 ///
 /// # Errors
 /// Internal on database failure.
@@ -388,7 +376,7 @@ pub async fn revoke_for_email_change(
     let pending = invitation::Entity::find()
         .filter(invitation::Column::OrganizationId.eq(org_id))
         .filter(invitation::Column::AccountId.eq(account_id))
-        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
+        .filter(invitation::Column::Status.is_in([InvitationStatus::Pending, InvitationStatus::Expired]))
         .all(db)
         .await?;
     let now = Utc::now();

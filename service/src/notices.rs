@@ -1,43 +1,30 @@
-//! Notice emails (asset request received or updated, payment receipt): the
-//! api composes their words and queues them through the outbox, in the
-//! caller's transaction; the worker lays them out and sends them.
+//! Queues the emails the api's rules cause (invitations, asset request
+//! notices, payment receipts) through the outbox, in the caller's
+//! transaction. What each kind says is its payload's and templates' in the
+//! `service` crate's `email` module; the worker renders and sends them.
 
-use common::{
-    Settings,
-    outbox::{self, NewDelivery, Notice},
-};
-use entity::EmailKind;
+use crate::email::{self, Email, QueueError};
+use common::Settings;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// Queues one notice email; returns the delivery id to push after commit.
+/// Queues one email; returns the delivery id to push after commit.
 ///
 /// # Errors
 /// Internal on database failure.
-pub async fn queue(
+pub async fn queue<E: Email>(
     db: &impl ConnectionTrait,
     settings: &Settings,
     organization_id: Uuid,
-    kind: EmailKind,
     recipient: &str,
-    subject: String,
-    notice: &Notice,
+    email: &E,
 ) -> Result<Uuid, ApiError> {
-    let payload = serde_json::to_value(notice).map_err(ApiError::internal)?;
-    let delivery = outbox::enqueue(
-        db,
-        NewDelivery {
-            organization_id,
-            kind,
-            recipient: recipient.to_owned(),
-            subject,
-            payload,
-            invitation_id: None,
-        },
-        settings.outbox_redeliver_after(),
-    )
-    .await?;
-    Ok(delivery.id)
+    email::queue(db, settings, organization_id, recipient, email)
+        .await
+        .map_err(|err| match err {
+            QueueError::Database(err) => err.into(),
+            other @ QueueError::Prepare(_) => ApiError::internal(other),
+        })
 }

@@ -52,9 +52,10 @@
 //! customer's retry with the same key makes the processor return the
 //! original charge instead of taking the money twice.
 
+use crate::email::payment_receipt::PaymentReceipt;
 use chrono::Utc;
-use common::{Settings, outbox::Notice};
-use entity::{EmailKind, InvoiceStatus, PaymentStatus, invoice, organization, payment, portal_user};
+use common::Settings;
+use entity::{InvoiceStatus, PaymentStatus, invoice, organization, payment, portal_user};
 use migration::constraint;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Set, Statement,
@@ -332,17 +333,14 @@ pub async fn pay<C: Db>(
         )),
     )
     .await?;
-    let notice = receipt(&organization, &invoice, &payment, &reference, &amount);
-    let delivery_id = notices::queue(
-        &txn,
-        settings,
-        org,
-        EmailKind::PaymentReceipt,
-        &payer.email,
-        receipt_subject(&invoice.number, &organization.name),
-        &notice,
-    )
-    .await?;
+    let receipt = PaymentReceipt {
+        organization_name: organization.name.clone(),
+        invoice_number: invoice.number.clone(),
+        amount,
+        reference: reference.clone(),
+        paid_at: payment.created_at,
+    };
+    let delivery_id = notices::queue(&txn, settings, org, &payer.email, &receipt).await?;
     txn.commit().await?;
     tracing::info!(payment = %payment.id, %reference, "invoice paid");
     Ok(Paid {
@@ -375,34 +373,4 @@ async fn record(
     .insert(db)
     .await
     .map_err(|e| on_unique(e, &[KEY_TAKEN]))
-}
-
-/// The subject of a payment receipt.
-#[must_use]
-pub fn receipt_subject(invoice_number: &str, organization_name: &str) -> String {
-    format!("Payment receipt for invoice {invoice_number} — {organization_name}")
-}
-
-/// The words of the PAYMENT_RECEIPT email.
-fn receipt(
-    organization: &organization::Model,
-    invoice: &invoice::Model,
-    payment: &payment::Model,
-    reference: &str,
-    amount: &str,
-) -> Notice {
-    Notice {
-        heading: "Thank you for your payment".to_owned(),
-        paragraphs: vec![format!(
-            "We received your payment of {amount} for invoice {}. The invoice is now paid in full.",
-            invoice.number
-        )],
-        details: vec![
-            ("Invoice".to_owned(), invoice.number.clone()),
-            ("Amount".to_owned(), amount.to_owned()),
-            ("Reference".to_owned(), reference.to_owned()),
-            ("Date".to_owned(), payment.created_at.format("%Y-%m-%d").to_string()),
-        ],
-        organization_name: organization.name.clone(),
-    }
 }

@@ -383,38 +383,30 @@ pub fn field(error: &Value) -> &str {
     error["extensions"]["field"].as_str().unwrap_or("<none>")
 }
 
-/// Mints an invitation link the way the worker does when it sends the
-/// invitation email: a fresh 256-bit URL-safe token whose SHA-256 digest
-/// becomes `invitations.token_digest` (superseding earlier links, with
-/// `last_sent_at` restarted) and is recorded in `invitation_links`, in one
-/// transaction. Returns the raw token, which only the email would carry.
+/// Mints a new link for a pending invitation with the worker's own mint
+/// ([`service::invitation_links::mint`]): the new digest supersedes earlier
+/// links. Returns the raw token, which only the email would carry.
 ///
 /// It stands in for the worker's minting in tests that are not about email,
 /// so they get a working link without an SMTP server; tests of the email
 /// itself read the link out of the message instead.
 pub async fn mint_link(app: &TestApp, invitation_id: Uuid) -> String {
     use entity::invitation;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
-    use testkit::builders::InvitationLinkBuilder;
+    use sea_orm::EntityTrait;
+    use service::invitation_links::{self, Mint};
 
-    let (token, digest) = api::auth::new_token();
-    let now = chrono::Utc::now();
-    let txn = app.db.begin().await.expect("begin");
-    let updated = invitation::Entity::update_many()
-        .col_expr(invitation::Column::TokenDigest, Expr::value(Some(digest.clone())))
-        .col_expr(invitation::Column::LastSentAt, Expr::value(now))
-        .filter(invitation::Column::Id.eq(invitation_id))
-        .exec(&txn)
+    let invitation = invitation::Entity::find_by_id(invitation_id)
+        .one(&app.db)
         .await
-        .expect("store the link's digest");
-    assert_eq!(updated.rows_affected, 1, "no invitation {invitation_id}");
-    InvitationLinkBuilder::new(invitation_id, digest)
-        .created_at(now)
-        .insert(&txn)
+        .expect("read the invitation")
+        .unwrap_or_else(|| panic!("no invitation {invitation_id}"));
+    match invitation_links::mint(&app.db, invitation.organization_id, invitation_id)
         .await
-        .expect("record the link");
-    txn.commit().await.expect("commit");
-    token
+        .expect("mint a link")
+    {
+        Mint::Minted(link) => link.token,
+        other => panic!("invitation {invitation_id} cannot get a link: {other:?}"),
+    }
 }
 
 /// Waits (polling, with a deadline) until every email of the invitation is

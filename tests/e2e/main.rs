@@ -20,6 +20,7 @@ mod locations_assets;
 mod pagination;
 mod payments;
 mod roles;
+mod scans;
 mod seed;
 mod staff_login;
 mod statements;

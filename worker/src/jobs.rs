@@ -4,43 +4,38 @@
 //! 1. Claim the `email_deliveries` row ([`common::outbox::claim`]); a row
 //!    that is SENT, FAILED, waiting for a retry or leased by another live
 //!    worker is skipped, so a job that reached the queue twice sends once.
-//! 2. Load what the template needs. For an INVITATION, mint the link token
-//!    now: its digest goes onto the invitation (superseding earlier links,
-//!    in one conditional UPDATE that also checks the invitation is still
-//!    PENDING) and into `invitation_links`, all or nothing; the raw token
-//!    goes only into the email. It is never logged, stored or queued. On
-//!    PostgreSQL the mint and the load are one statement (one round trip,
-//!    one commit); on SQLite a SELECT and a transaction.
+//! 2. Render it through the `service` crate ([`service::email::render`]):
+//!    the kind's templates over the row's payload. For an INVITATION that
+//!    mints the link now; the raw token goes only into the email, never
+//!    into a log, the database or the queue.
 //! 3. Send, and record the outcome on the row ([`common::outbox::finish`]):
 //!    SENT; RETRYING with exponential backoff on a transient failure until
 //!    `EMAIL_MAX_ATTEMPTS`; FAILED at once on a permanent one.
 //!
 //! Nothing here retries in process: a failed attempt is recorded and the
 //! sweeper brings the row back when it is due. Recipients are masked in logs.
+//! This module is transport: what an email says, and whether it may still
+//! be sent, is the `service` crate's decision.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{
+    Settings,
     outbox::{self, Outcome},
     redact::mask_email,
 };
-use entity::{EmailKind, InvitationStatus, account, email_delivery, invitation, invitation_link, organization};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType,
-    QueryFilter, QuerySelect, RelationTrait, Set, Statement, TransactionTrait, sea_query::Expr,
-};
+use entity::email_delivery;
+use sea_orm::{DatabaseConnection, DbErr};
+use service::email::RenderError;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::{
-    mailer::{Mailer, MailerError, SendError},
-    templates,
-};
+use crate::mailer::{Mailer, MailerError, SendError};
 
 /// `last_error` of an invitation email whose invitation was accepted,
 /// revoked or expired before it could be sent.
-pub const INVITATION_NOT_PENDING: &str = "invitation is no longer pending";
+pub const INVITATION_NOT_PENDING: &str = service::email::invitation::NOT_PENDING;
 
 /// Everything a job needs; build one per process and share it.
 #[derive(Debug)]
@@ -48,9 +43,7 @@ pub struct JobContext {
     db: DatabaseConnection,
     mailer: Mailer,
     owner: String,
-    public_url: String,
-    max_attempts: u32,
-    retry_base_ms: u64,
+    settings: Settings,
 }
 
 impl JobContext {
@@ -62,9 +55,7 @@ impl JobContext {
             db,
             mailer,
             owner,
-            public_url: settings.public_url.clone(),
-            max_attempts: settings.email_max_attempts,
-            retry_base_ms: settings.email_retry_base_ms,
+            settings: settings.clone(),
         }
     }
 
@@ -140,6 +131,17 @@ impl From<DbErr> for Failure {
     }
 }
 
+impl From<RenderError> for Failure {
+    fn from(err: RenderError) -> Self {
+        match err {
+            // The lease lapses and the sweeper brings the row back, as for
+            // any database failure while processing it.
+            RenderError::Transient(err) => Self::Database(err),
+            RenderError::Permanent(reason) => Self::Permanent(reason),
+        }
+    }
+}
+
 impl From<SendError> for Failure {
     fn from(err: SendError) -> Self {
         match err {
@@ -168,11 +170,13 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
         Ok(()) => Outcome::Sent,
         Err(Failure::Database(err)) => return Err(err.into()),
         Err(Failure::Permanent(error)) => Outcome::Failed { error },
-        Err(Failure::Transient(error)) if u32::try_from(attempts).unwrap_or(u32::MAX) < ctx.max_attempts => {
+        Err(Failure::Transient(error))
+            if u32::try_from(attempts).unwrap_or(u32::MAX) < ctx.settings.email_max_attempts =>
+        {
             let attempt = u32::try_from(attempts).unwrap_or(1);
             Outcome::Retry {
                 error,
-                next_attempt_at: Utc::now() + outbox::backoff(ctx.retry_base_ms, attempt),
+                next_attempt_at: Utc::now() + outbox::backoff(ctx.settings.email_retry_base_ms, attempt),
             }
         }
         Err(Failure::Transient(error)) => Outcome::Failed {
@@ -203,158 +207,12 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
     })
 }
 
-/// One attempt at the claimed row: load, render, send.
+/// One attempt at the claimed row: render, send.
 async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<(), Failure> {
-    let email = match delivery.kind {
-        EmailKind::Invitation => invitation_email(ctx, delivery).await?,
-        EmailKind::AssetRequestReceived | EmailKind::AssetRequestUpdated | EmailKind::PaymentReceipt => {
-            let notice: common::outbox::Notice = serde_json::from_value(delivery.payload.clone())
-                .map_err(|e| Failure::Permanent(format!("the notice's payload is not readable: {e}")))?;
-            templates::notice(&delivery.subject, &notice)
-        }
-    };
+    let email = service::email::render(&ctx.db, &ctx.settings, delivery).await?;
     let message = ctx.mailer.compose(delivery.id, &delivery.recipient, &email)?;
     ctx.mailer.send(delivery.id, &message, &email.text).await?;
     Ok(())
-}
-
-/// What the invitation email shows besides the link.
-#[derive(Debug, FromQueryResult)]
-struct InvitationForEmail {
-    expires_at: DateTime<Utc>,
-    account_name: String,
-    organization_name: String,
-}
-
-/// Mints the invitation's link, reads what the email shows and renders it.
-async fn invitation_email(
-    ctx: &JobContext,
-    delivery: &email_delivery::Model,
-) -> Result<templates::RenderedEmail, Failure> {
-    let invitation_id = delivery.invitation_id.ok_or_else(invitation_gone)?;
-    let (token, digest) = common::token::new_token();
-    let minted = if ctx.db.get_database_backend() == DbBackend::Postgres {
-        mint_in_one_statement(&ctx.db, invitation_id, delivery.organization_id, digest).await?
-    } else {
-        load_then_mint(&ctx.db, invitation_id, delivery.organization_id, digest).await?
-    };
-    let Some(invitation) = minted else {
-        // Rare: tell a revoked, accepted or expired invitation from a
-        // deleted one, for `last_error`.
-        let exists = invitation::Entity::find_by_id(invitation_id)
-            .one(&ctx.db)
-            .await?
-            .is_some();
-        return Err(if exists {
-            Failure::Permanent(INVITATION_NOT_PENDING.to_owned())
-        } else {
-            invitation_gone()
-        });
-    };
-    let link = templates::accept_link(&ctx.public_url, &token);
-    Ok(templates::invitation(&templates::Invitation {
-        subject: &delivery.subject,
-        organization_name: &invitation.organization_name,
-        account_name: &invitation.account_name,
-        link: &link,
-        expires_at: invitation.expires_at,
-    }))
-}
-
-fn invitation_gone() -> Failure {
-    Failure::Permanent("the delivery's invitation no longer exists".to_owned())
-}
-
-/// The PostgreSQL mint: one statement, so one round trip and one commit.
-/// The conditional UPDATE (still PENDING, not expired, of the delivery's
-/// organization) stores the new digest on the invitation, superseding the
-/// last link; the INSERT keeps it in `invitation_links`; the names come
-/// from the UPDATE's joins. All or nothing, like a transaction.
-const MINT_IN_ONE_STATEMENT: &str = r#"WITH minted AS (
-    UPDATE invitations AS i SET token_digest = $1, last_sent_at = $2
-    FROM accounts AS a, organizations AS o
-    WHERE i.id = $3 AND i.organization_id = $4 AND i.status = $5 AND i.expires_at > $2
-      AND a.id = i.account_id AND o.id = i.organization_id
-    RETURNING i.id, i.expires_at, a.name AS account_name, o.name AS organization_name
-), link AS (
-    INSERT INTO invitation_links (token_digest, invitation_id, created_at)
-    SELECT $1, id, $2 FROM minted
-)
-SELECT expires_at, account_name, organization_name FROM minted"#;
-
-/// Stores `digest` as the current link of a still-PENDING, unexpired
-/// invitation and in `invitation_links`, and returns what the email shows;
-/// `None` (and nothing written) when the invitation is not PENDING, has
-/// expired or is gone. PostgreSQL only (a data-modifying `WITH`).
-async fn mint_in_one_statement(
-    db: &DatabaseConnection,
-    invitation_id: Uuid,
-    organization_id: Uuid,
-    digest: String,
-) -> Result<Option<InvitationForEmail>, DbErr> {
-    let statement = Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        MINT_IN_ONE_STATEMENT,
-        [
-            digest.into(),
-            Utc::now().into(),
-            invitation_id.into(),
-            organization_id.into(),
-            InvitationStatus::Pending.into(),
-        ],
-    );
-    InvitationForEmail::find_by_statement(statement).one(db).await
-}
-
-/// The same as [`mint_in_one_statement`] for SQLite (no data-modifying
-/// `WITH`): one joined SELECT, then the conditional UPDATE and the INSERT
-/// in a transaction.
-async fn load_then_mint(
-    db: &DatabaseConnection,
-    invitation_id: Uuid,
-    organization_id: Uuid,
-    digest: String,
-) -> Result<Option<InvitationForEmail>, DbErr> {
-    let now = Utc::now();
-    let pending = invitation::Entity::find_by_id(invitation_id)
-        .filter(invitation::Column::OrganizationId.eq(organization_id))
-        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
-        .filter(invitation::Column::ExpiresAt.gt(now))
-        .select_only()
-        .column(invitation::Column::ExpiresAt)
-        .column_as(account::Column::Name, "account_name")
-        .column_as(organization::Column::Name, "organization_name")
-        .join(JoinType::InnerJoin, invitation::Relation::Account.def())
-        .join(JoinType::InnerJoin, invitation::Relation::Organization.def())
-        .into_model::<InvitationForEmail>()
-        .one(db)
-        .await?;
-    let Some(invitation) = pending else {
-        return Ok(None);
-    };
-    let txn = db.begin().await?;
-    let updated = invitation::Entity::update_many()
-        .col_expr(invitation::Column::TokenDigest, Expr::value(Some(digest.clone())))
-        .col_expr(invitation::Column::LastSentAt, Expr::value(now))
-        .filter(invitation::Column::Id.eq(invitation_id))
-        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
-        .filter(invitation::Column::ExpiresAt.gt(now))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        // Accepted, revoked or expired since the SELECT.
-        txn.rollback().await?;
-        return Ok(None);
-    }
-    invitation_link::ActiveModel {
-        token_digest: Set(digest),
-        invitation_id: Set(invitation_id),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(Some(invitation))
 }
 
 /// Records `outcome`, trying a few times: once the SMTP server has accepted

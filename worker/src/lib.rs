@@ -1,10 +1,9 @@
 //! The Customer Portal worker: sends the emails of the outbox.
 //!
 //! - [`queue`]: where jobs are pushed (Redis, or the api's in-process channel).
-//! - [`jobs`]: what one job does (claim the delivery row, mint the invitation
-//!   link, render, send, record the outcome).
-//! - [`mailer`] and [`templates`]: sending over SMTP or into `.eml` files, and
-//!   the emails' words.
+//! - [`jobs`]: what one job does (claim the delivery row, render it through
+//!   the `service` crate, send, record the outcome).
+//! - [`mailer`]: sending over SMTP or into `.eml` files.
 //! - [`sweeper`]: pushes due and lost deliveries again.
 //! - [`embedded`]: the same jobs inside the api when `REDIS_URL` is unset.
 //! - [`run`] / [`cli::main`]: the `worker` process, an apalis consumer of the
@@ -20,7 +19,6 @@ pub mod jobs;
 pub mod mailer;
 pub mod queue;
 pub mod sweeper;
-pub mod templates;
 
 use std::{future::Future, sync::Arc, time::Duration};
 

@@ -30,7 +30,7 @@ use lettre::{
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use crate::templates::RenderedEmail;
+use service::email::RenderedEmail;
 
 /// How long any one step of an SMTP exchange (connect, a command, the data)
 /// may take before the attempt counts as a transient failure.

@@ -4,6 +4,11 @@
 //! has passed) and pushes their jobs again. This is what makes a lost push,
 //! a restarted or wiped Redis, or a crashed worker lose no email.
 //!
+//! Each tick also runs the domain's time-triggered scans
+//! ([`service::scans`], e.g. recording expired invitations) that are due in
+//! this process; they claim their rows themselves, so running them in every
+//! process is safe.
+//!
 //! Any number of sweepers (api and worker processes) may run at once:
 //! `take_due` hands each due row to one of them per redelivery period, and a
 //! job pushed twice is still sent once (the claim). The sweeper sends nothing.
@@ -72,8 +77,8 @@ pub async fn sweep_once(db: &DatabaseConnection, queue: &JobQueue, redeliver_aft
     Ok(pushed)
 }
 
-/// Runs [`sweep_once`] every `interval` until `shutdown` completes; await the
-/// handle to know it has stopped.
+/// Runs [`sweep_once`], then the due [`service::scans`], every `interval`
+/// until `shutdown` completes; await the handle to know it has stopped.
 pub fn spawn(
     db: DatabaseConnection,
     queue: JobQueue,
@@ -85,6 +90,7 @@ pub fn spawn(
         tokio::pin!(shutdown);
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut scans = service::scans::Schedule::default();
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
@@ -96,6 +102,8 @@ pub fn spawn(
                 Ok(pushed) => tracing::info!(pushed, "sweeper pushed due deliveries"),
                 Err(err) => tracing::warn!(error = %err, "sweeper could not read the outbox"),
             }
+            // Each scan logs what it did or why it failed.
+            scans.tick(&db).await;
         }
         tracing::debug!("sweeper stopped");
     })

@@ -15,9 +15,11 @@
 //!   always answers the same neutral page, so it reveals nothing about the
 //!   token and never takes an address.
 //!
-//! The pages are rendered here, need no JavaScript and load nothing: the CSS
-//! is inline and the Content-Security-Policy forbids everything else. Every
-//! user-derived text goes through [`escape`]. The token is in the URL, so
+//! The pages are askama templates in `accept/templates/` (one per page,
+//! sharing `layout.html`), need no JavaScript and load nothing: the CSS is
+//! inline and the Content-Security-Policy forbids everything else. askama
+//! escapes every value the templates print, so user-derived text (names,
+//! the token, service messages) can never become markup. The token is in the URL, so
 //! every response carries `Referrer-Policy: no-referrer` and `Cache-Control:
 //! no-store` (the success page also shows a session token).
 //!
@@ -26,6 +28,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use askama::Template;
 use axum::{
     Extension, Form,
     extract::{
@@ -246,14 +249,12 @@ pub async fn request_new_link(
                     tracing::warn!(%delivery_id, error = %err, "push to the email queue failed; the sweeper will retry");
                 }
             }
-            Page::new(StatusCode::OK, "Check your email")
-                .html(
-                    "<p class=\"ok\" role=\"status\">If this invitation can be renewed, a new link is on its way \
-                     to the email address on file.</p>\n<p>It can take a few minutes to arrive. Use the link in \
-                     the newest email: it replaces the earlier ones. If nothing arrives, ask the business that \
-                     invited you to send a new invitation.</p>\n",
-                )
-                .into_response()
+            page(
+                StatusCode::OK,
+                &NewLinkRequested {
+                    title: "Check your email",
+                },
+            )
         }
         Err(err) => failure(err),
     }
@@ -301,73 +302,112 @@ struct FieldError {
 }
 
 /// The sign-up form, or the password-only form for an existing login.
+#[derive(Template)]
+#[template(path = "http/accept/templates/form.html")]
+struct AcceptPage<'a> {
+    title: &'a str,
+    preview: &'a Preview,
+    /// The summary shows the expiry.
+    with_expiry: bool,
+    token: &'a str,
+    /// The name typed so far.
+    name: &'a str,
+    error: Option<&'a FieldError>,
+}
+
+impl AcceptPage<'_> {
+    /// Whether `field` is the one the error is about.
+    fn invalid(&self, field: &str) -> bool {
+        self.error.is_some_and(|e| e.field == Some(field))
+    }
+}
+
+/// A link that cannot be accepted (any more), with what can still be done.
+#[derive(Template)]
+#[template(path = "http/accept/templates/refusal.html")]
+struct Refusal<'a> {
+    title: &'a str,
+    standing: Standing,
+    /// The inviting business, or a description of it when unknown.
+    organization: &'a str,
+    preview: Option<&'a Preview>,
+    with_expiry: bool,
+    token: &'a str,
+}
+
+impl Refusal<'_> {
+    fn offers_new_link(&self) -> bool {
+        matches!(self.standing, Standing::Expired | Standing::Superseded)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "http/accept/templates/invalid_link.html")]
+struct InvalidLink<'a> {
+    title: &'a str,
+    preview: Option<&'a Preview>,
+    with_expiry: bool,
+}
+
+#[derive(Template)]
+#[template(path = "http/accept/templates/unknown_link.html")]
+struct UnknownLink<'a> {
+    title: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "http/accept/templates/new_link_requested.html")]
+struct NewLinkRequested<'a> {
+    title: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "http/accept/templates/welcome.html")]
+struct Welcome<'a> {
+    title: &'a str,
+    name: &'a str,
+    account_name: &'a str,
+    token: &'a str,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Template)]
+#[template(path = "http/accept/templates/too_many_attempts.html")]
+struct TooManyAttempts<'a> {
+    title: &'a str,
+    minutes: u64,
+}
+
+#[derive(Template)]
+#[template(path = "http/accept/templates/something_went_wrong.html")]
+struct SomethingWentWrong<'a> {
+    title: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "http/accept/templates/unreadable_form.html")]
+struct UnreadableForm<'a> {
+    title: &'a str,
+}
+
+/// The sign-up form, or the password-only form for an existing login.
 fn accept_form(preview: &Preview, token: &str, name: &str, error: Option<&FieldError>, status: StatusCode) -> Response {
-    let org = escape(&preview.organization_name);
-    let account = escape(&preview.account_name);
-    let invalid = |field: &str| {
-        if error.is_some_and(|e| e.field == Some(field)) {
-            " aria-invalid=\"true\" aria-describedby=\"form-error\""
-        } else {
-            ""
-        }
-    };
-    let mut body = String::new();
     let title = if preview.existing_user {
-        body.push_str(&format!(
-            "<p>You already have a portal login for {org}; enter its password to add {account}.</p>\n"
-        ));
         format!("Add {} to your portal login", preview.account_name)
     } else {
-        body.push_str(&format!(
-            "<p>{org} invites you to the Customer Portal for {account}: see the assets at your locations, \
-             request new ones and pay open invoices online. Choose your name and a password to get started.</p>\n"
-        ));
         "Join the Customer Portal".to_owned()
     };
-    body.push_str(&summary(preview, true));
-    if let Some(error) = error {
-        body.push_str(&format!(
-            "<p class=\"error\" id=\"form-error\" role=\"alert\">{}</p>\n",
-            escape(&error.message)
-        ));
-    }
-    body.push_str(&format!(
-        "<form method=\"post\" action=\"{ACCEPT_ACTION}\">\n\
-         <input type=\"hidden\" name=\"token\" value=\"{}\">\n",
-        escape(token)
-    ));
-    if preview.existing_user {
-        body.push_str(&format!(
-            "<label for=\"password\">Your portal password</label>\n\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" \
-             required minlength=\"{MIN_PASSWORD_LEN}\" maxlength=\"{MAX_PASSWORD_LEN}\"{}>\n\
-             <button type=\"submit\">Add {account}</button>\n",
-            invalid("password")
-        ));
-    } else {
-        body.push_str(&format!(
-            "<label for=\"name\">Your name</label>\n\
-             <input id=\"name\" name=\"name\" type=\"text\" autocomplete=\"name\" required \
-             maxlength=\"{MAX_NAME_LEN}\" value=\"{}\"{}>\n\
-             <label for=\"password\">Choose a password</label>\n\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" \
-             required minlength=\"{MIN_PASSWORD_LEN}\" maxlength=\"{MAX_PASSWORD_LEN}\" \
-             aria-describedby=\"password-hint\"{}>\n\
-             <p class=\"hint\" id=\"password-hint\">At least {MIN_PASSWORD_LEN} characters. A few unrelated \
-             words make a strong password that is easy to remember.</p>\n\
-             <label for=\"password_confirmation\">Type the password again</label>\n\
-             <input id=\"password_confirmation\" name=\"password_confirmation\" type=\"password\" \
-             autocomplete=\"new-password\" required minlength=\"{MIN_PASSWORD_LEN}\" \
-             maxlength=\"{MAX_PASSWORD_LEN}\"{}>\n\
-             <button type=\"submit\">Create my portal account</button>\n",
-            escape(name),
-            invalid("name"),
-            invalid("password"),
-            invalid("password_confirmation"),
-        ));
-    }
-    body.push_str("</form>\n");
-    Page::new(status, &title).html(body).into_response()
+    page(
+        status,
+        &AcceptPage {
+            title: &title,
+            preview,
+            with_expiry: true,
+            token,
+            name,
+            error,
+        },
+    )
 }
 
 /// Re-renders the form after the service refused the input; when the link
@@ -390,128 +430,59 @@ fn refusal(preview: Option<&Preview>, token: &str, expired: bool, status: Status
         Some(Standing::Open) | None => return invalid_link(preview, status),
         Some(standing) => standing,
     };
-    let org = preview.map_or_else(
-        || "the business that invited you".to_owned(),
-        |p| escape(&p.organization_name),
-    );
-    let mut body = String::new();
     let title = match standing {
-        Standing::Expired => {
-            body.push_str(
-                "<p>Invitation links work for a limited time, and this one has run out. We can send a new \
-                 link to the email address the invitation went to.</p>\n",
-            );
-            "This invitation has expired"
-        }
-        Standing::Superseded => {
-            body.push_str(&format!(
-                "<p>{org} sent you a newer invitation email, so the link in this one no longer works. \
-                 Use the link in the newest email, or ask for a new one.</p>\n"
-            ));
-            "A newer link was sent"
-        }
-        Standing::Used => {
-            body.push_str(&format!(
-                "<p>Each invitation link works only once, and this one has already set up a portal login. \
-                 Sign in to the portal with your email and password. If that was not you, contact {org}.</p>\n"
-            ));
-            "This invitation link was already used"
-        }
-        Standing::Revoked | Standing::Open => {
-            body.push_str(&format!(
-                "<p>{org} withdrew this invitation, so its link no longer works. If you still need access \
-                 to the Customer Portal, ask them to invite you again.</p>\n"
-            ));
-            "This invitation was withdrawn"
-        }
+        Standing::Expired => "This invitation has expired",
+        Standing::Superseded => "A newer link was sent",
+        Standing::Used => "This invitation link was already used",
+        Standing::Revoked | Standing::Open => "This invitation was withdrawn",
     };
-    if let Some(preview) = preview {
-        body.push_str(&summary(preview, standing == Standing::Expired));
-    }
-    if matches!(standing, Standing::Expired | Standing::Superseded) {
-        body.push_str(&new_link_form(token));
-    }
-    Page::new(status, title).html(body).into_response()
+    page(
+        status,
+        &Refusal {
+            title,
+            standing,
+            organization: preview.map_or("the business that invited you", |p| p.organization_name.as_str()),
+            preview,
+            with_expiry: standing == Standing::Expired,
+            token,
+        },
+    )
 }
 
 /// A link that the service refused for a reason the preview does not show.
 fn invalid_link(preview: Option<&Preview>, status: StatusCode) -> Response {
-    let mut body = String::from(
-        "<p>This invitation link cannot be used any more: it was already used, replaced by a newer one, \
-         or withdrawn. Use the link in the newest invitation email, or ask the business that invited you \
-         to send a new invitation.</p>\n",
-    );
-    if let Some(preview) = preview {
-        body.push_str(&summary(preview, false));
-    }
-    Page::new(status, "This invitation link is not valid")
-        .html(body)
-        .into_response()
+    page(
+        status,
+        &InvalidLink {
+            title: "This invitation link is not valid",
+            preview,
+            with_expiry: false,
+        },
+    )
 }
 
 /// The page for a token that matches no invitation (or no token at all).
 fn unknown_link(status: StatusCode) -> Response {
-    Page::new(status, "This invitation link is not valid")
-        .html(
-            "<p>We could not find an invitation for this link. Check that you opened the whole link from \
-             the email (some email programs break long links in two). If it still does not work, ask the \
-             business that invited you to send a new invitation.</p>\n",
-        )
-        .into_response()
-}
-
-fn new_link_form(token: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"{NEW_LINK_ACTION}\">\n\
-         <input type=\"hidden\" name=\"token\" value=\"{}\">\n\
-         <button type=\"submit\">Send me a new link</button>\n\
-         <p class=\"hint\">The new link goes to the email address on file, never to another one.</p>\n\
-         </form>\n",
-        escape(token)
+    page(
+        status,
+        &UnknownLink {
+            title: "This invitation link is not valid",
+        },
     )
-}
-
-/// The invitation at a glance; the expiry only where it still means something.
-fn summary(preview: &Preview, with_expiry: bool) -> String {
-    let mut out = format!(
-        "<dl class=\"summary\">\n\
-         <dt>From</dt><dd>{}</dd>\n\
-         <dt>Account</dt><dd>{}</dd>\n\
-         <dt>Sent to</dt><dd>{}</dd>\n",
-        escape(&preview.organization_name),
-        escape(&preview.account_name),
-        escape(&preview.masked_email),
-    );
-    if with_expiry {
-        let label = if preview.expires_at <= Utc::now() {
-            "Expired"
-        } else {
-            "Link valid until"
-        };
-        out.push_str(&format!("<dt>{label}</dt><dd>{}</dd>\n", time(preview.expires_at)));
-    }
-    out.push_str("</dl>\n");
-    out
 }
 
 /// Signed up (or in): the welcome and the session, shown this once.
 fn welcome(name: &str, account_name: &str, session: &service::sessions::NewSession) -> Response {
-    let body = format!(
-        "<p class=\"ok\" role=\"status\">Welcome, {name}: your portal account for {account} is ready and you \
-         are signed in.</p>\n\
-         <h2>Your session</h2>\n\
-         <p>The portal app and the API accept this session token as \
-         <code>Authorization: Bearer &lt;token&gt;</code>. It is yours alone and is shown only this once: \
-         keep it private, because anyone who has it can act as you until it expires or you sign out. You \
-         can always sign in again with your email and password.</p>\n\
-         <p><code class=\"token\" id=\"session-token\">{token}</code></p>\n\
-         <p>Expires {expires}.</p>\n",
-        name = escape(name),
-        account = escape(account_name),
-        token = escape(&session.token),
-        expires = time(session.expires_at),
-    );
-    Page::new(StatusCode::OK, "You are all set").html(body).into_response()
+    page(
+        StatusCode::OK,
+        &Welcome {
+            title: "You are all set",
+            name,
+            account_name,
+            token: &session.token,
+            expires_at: session.expires_at,
+        },
+    )
 }
 
 /// A refusal of the service that is not about the link: rate limited (429
@@ -519,15 +490,17 @@ fn welcome(name: &str, account_name: &str, session: &service::sessions::NewSessi
 fn failure(err: ApiError) -> Response {
     match err {
         ApiError::RateLimited { retry_after_seconds } => {
-            let minutes = retry_after_seconds.div_ceil(60).max(1);
-            let unit = if minutes == 1 { "minute" } else { "minutes" };
-            Page::new(StatusCode::TOO_MANY_REQUESTS, "Too many attempts")
-                .html(format!(
-                    "<p class=\"error\" role=\"alert\">There were too many attempts with this link. To keep \
-                     your account safe, please wait about {minutes} {unit} and try again.</p>\n"
-                ))
-                .retry_after(retry_after_seconds)
-                .into_response()
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &TooManyAttempts {
+                    title: "Too many attempts",
+                    minutes: retry_after_seconds.div_ceil(60).max(1),
+                },
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+            response
         }
         other => {
             match &other {
@@ -536,131 +509,57 @@ fn failure(err: ApiError) -> Response {
                     tracing::error!(code = unexpected.code(), error = %unexpected, "accept page: unexpected error");
                 }
             }
-            Page::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
-                .html(
-                    "<p class=\"error\" role=\"alert\">Something went wrong on our side. Please try again in a \
-                     few minutes; your invitation link still works if it did before.</p>\n",
-                )
-                .into_response()
+            something_went_wrong()
         }
     }
+}
+
+fn something_went_wrong() -> Response {
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &SomethingWentWrong {
+            title: "Something went wrong",
+        },
+    )
 }
 
 /// A POST whose body is not the form (wrong content type, bad encoding).
 fn unreadable_form(rejection: &FormRejection) -> Response {
-    Page::new(rejection.status(), "The form could not be read")
-        .html(
-            "<p class=\"error\" role=\"alert\">The form could not be read. Open the link from your invitation \
-             email again and fill in the form on that page.</p>\n",
-        )
+    page(
+        rejection.status(),
+        &UnreadableForm {
+            title: "The form could not be read",
+        },
+    )
+}
+
+/// Renders one page with the headers every accept page carries. A template
+/// that fails (a value's `Display` failed: a bug) is logged and answered
+/// with a plain 500.
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    let html = match template.render() {
+        Ok(html) => html,
+        Err(err) => {
+            tracing::error!(error = %err, "accept page: the template failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong").into_response();
+        }
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (HeaderName::from_static("x-frame-options"), "DENY"),
+        ],
+        html,
+    )
         .into_response()
 }
 
-/// One HTML page with the headers every accept page carries.
-struct Page {
-    status: StatusCode,
-    title: String,
-    body: String,
-    retry_after: Option<u64>,
-}
-
-impl Page {
-    fn new(status: StatusCode, title: &str) -> Self {
-        Self {
-            status,
-            title: title.to_owned(),
-            body: String::new(),
-            retry_after: None,
-        }
-    }
-
-    /// The page's content, already escaped where it holds user-derived text.
-    fn html(mut self, body: impl Into<String>) -> Self {
-        self.body = body.into();
-        self
-    }
-
-    fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
-        self
-    }
-}
-
-impl IntoResponse for Page {
-    fn into_response(self) -> Response {
-        let html = format!(
-            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <meta name=\"referrer\" content=\"no-referrer\">\n\
-             <title>{title} · Customer Portal</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n\
-             <p class=\"brand\">Customer Portal</p>\n<h1>{title}</h1>\n{body}</main>\n</body>\n</html>\n",
-            title = escape(&self.title),
-            body = self.body,
-        );
-        let mut response = (
-            self.status,
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-                (header::REFERRER_POLICY, "no-referrer"),
-                (header::CACHE_CONTROL, "no-store"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                (HeaderName::from_static("x-frame-options"), "DENY"),
-            ],
-            html,
-        )
-            .into_response();
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
-    }
-}
-
-const STYLE: &str = "
-  body { font: 16px/1.5 system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0; color: #1d2330;
-    background: #f4f5f7; }
-  main { max-width: 34rem; margin: 2rem auto; padding: 1.5rem 1.75rem 2rem; background: #fff;
-    border: 1px solid #dde1e7; border-radius: 10px; }
-  .brand { margin: 0 0 .25rem; font-size: .85rem; letter-spacing: .06em; text-transform: uppercase; color: #556070; }
-  h1 { font-size: 1.45rem; line-height: 1.25; margin: 0 0 1rem; }
-  h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
-  .summary { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: 1rem 0 1.25rem;
-    padding: .75rem 1rem; background: #f6f7f9; border-radius: 6px; }
-  dt { color: #556070; }
-  dd { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
-  label { display: block; font-weight: 600; margin: 1rem 0 .3rem; }
-  input { box-sizing: border-box; width: 100%; font: inherit; padding: .55rem .65rem; border: 1px solid #8d95a3;
-    border-radius: 6px; }
-  input[aria-invalid=true] { border: 2px solid #b3261e; }
-  input:focus, button:focus { outline: 3px solid #8aa8f0; outline-offset: 1px; }
-  .hint { margin: .3rem 0 0; font-size: .9rem; color: #556070; }
-  button { font: inherit; font-weight: 600; margin-top: 1.25rem; padding: .6rem 1.4rem; border: 0;
-    border-radius: 6px; background: #2d5be3; color: #fff; cursor: pointer; }
-  button:hover { background: #2149c0; }
-  .error, .ok { padding: .6rem .8rem; border-radius: 6px; }
-  .error { background: #fdecea; border: 1px solid #e6a39b; color: #7d1c10; }
-  .ok { background: #e8f6ec; border: 1px solid #9fd3ae; }
-  code { background: #eceef2; padding: 0 .25em; border-radius: 3px; }
-  code.token { display: block; padding: .6rem; border: 1px solid #dde1e7; font: 14px/1.4 ui-monospace, monospace;
-    overflow-wrap: anywhere; user-select: all; }
-  @media (max-width: 36rem) { main { margin: 0; border: 0; border-radius: 0; } }
-";
-
 // --- Text ---------------------------------------------------------------------
-
-pub use common::html::escape;
-
-/// A `<time>` element, escaped, readable by people and machines.
-fn time(at: DateTime<Utc>) -> String {
-    format!(
-        "<time datetime=\"{}\">{}</time>",
-        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        at.format("%B %-d, %Y, %H:%M UTC")
-    )
-}
 
 /// A service message as a sentence: capital first letter, final period.
 fn sentence(message: &str) -> String {
@@ -675,15 +574,105 @@ fn sentence(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape, sentence};
+    use super::*;
+
+    fn preview(existing_user: bool) -> Preview {
+        Preview {
+            organization_name: "<script>alert(1)</script> & Co".to_owned(),
+            account_name: "<b>Harbor</b>".to_owned(),
+            masked_email: "j***@customer.example".to_owned(),
+            status: InvitationStatus::Pending,
+            link: Link::Current,
+            expires_at: Utc::now() + chrono::Duration::days(7),
+            existing_user,
+        }
+    }
+
+    fn rendered(template: &impl Template) -> String {
+        template.render().expect("the page renders")
+    }
 
     #[test]
-    fn escape_neutralises_markup_in_text_and_attributes() {
-        assert_eq!(
-            escape(r#"<script>alert("x") & 'y'</script>"#),
-            "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;"
+    fn names_are_escaped_on_every_page_that_shows_them() {
+        let existing = preview(true);
+        let preview = preview(false);
+        let error = FieldError {
+            field: Some("name"),
+            message: "<i>Name</i> is required.".to_owned(),
+        };
+        let pages = [
+            rendered(&AcceptPage {
+                title: "Join the Customer Portal",
+                preview: &preview,
+                with_expiry: true,
+                token: "tok\"en",
+                name: "\"><script>",
+                error: Some(&error),
+            }),
+            rendered(&AcceptPage {
+                title: "Add <b>Harbor</b> to your portal login",
+                preview: &existing,
+                with_expiry: true,
+                token: "t",
+                name: "",
+                error: None,
+            }),
+            rendered(&Refusal {
+                title: "A newer link was sent",
+                standing: Standing::Superseded,
+                organization: &preview.organization_name,
+                preview: Some(&preview),
+                with_expiry: false,
+                token: "t",
+            }),
+            rendered(&InvalidLink {
+                title: "This invitation link is not valid",
+                preview: Some(&preview),
+                with_expiry: false,
+            }),
+            rendered(&Welcome {
+                title: "You are all set",
+                name: "<script>",
+                account_name: "<b>Harbor</b>",
+                token: "t",
+                expires_at: Utc::now(),
+            }),
+        ];
+        for page in &pages {
+            assert!(page.starts_with("<!doctype html>\n<html lang=\"en\">"), "{page}");
+            assert!(!page.contains("<script"), "{page}");
+            assert!(!page.contains("<b>"), "{page}");
+            assert!(page.contains("&#60;b&#62;Harbor&#60;/b&#62;"), "{page}");
+        }
+        assert!(pages[0].contains("value=\"tok&#34;en\""), "{}", pages[0]);
+        assert!(
+            pages[0].contains("value=\"&#34;&#62;&#60;script&#62;\""),
+            "{}",
+            pages[0]
         );
-        assert_eq!(escape("Ünïcode stays"), "Ünïcode stays");
+        assert!(pages[0].contains("&#60;i&#62;Name&#60;/i&#62; is required."));
+        assert!(pages[0].contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; Co"));
+    }
+
+    #[test]
+    fn only_the_field_in_error_is_marked_invalid() {
+        let preview = preview(false);
+        let error = FieldError {
+            field: Some("password"),
+            message: "Too short.".to_owned(),
+        };
+        let page = rendered(&AcceptPage {
+            title: "Join the Customer Portal",
+            preview: &preview,
+            with_expiry: true,
+            token: "t",
+            name: "Jo",
+            error: Some(&error),
+        });
+        assert_eq!(page.matches("aria-invalid=\"true\"").count(), 1, "{page}");
+        assert!(page.contains("aria-invalid=\"true\" aria-describedby=\"form-error password-hint\""));
+        assert!(page.contains("Link valid until"));
+        assert!(page.contains("<form method=\"post\" action=\"accept\">"));
     }
 
     #[test]

@@ -1,0 +1,205 @@
+//! Transactional email: one folder per [`EmailKind`], each holding the kind's
+//! typed payload (the serde struct stored in `email_deliveries.payload`) and
+//! its `subject.txt`, `body.txt` and `body.html` templates.
+//!
+//! - [`queue`] writes a kind's outbox row inside the caller's transaction:
+//!   the payload as JSON and the subject rendered from its template (staff
+//!   see the subject in the delivery list before anything is sent).
+//! - [`render`] turns a claimed delivery row into the email to send: it
+//!   reads the payload back and renders the text and HTML parts. An
+//!   INVITATION mints its link here, at send time
+//!   ([`crate::invitation_links`]).
+//!
+//! Templates are askama's: checked at compile time, and every value is
+//! HTML-escaped in the `.html` parts (never in the `.txt` parts, which are
+//! not HTML). The HTML parts share `layout.html`; the two asset-request
+//! kinds share their details block ([`asset_request`]).
+//!
+//! Adding a kind: a folder here with its payload (implementing [`Email`])
+//! and templates, the `EmailKind` variant, and its arm in [`render`] (the
+//! compiler asks for it). This module sends nothing and knows no queue.
+
+pub mod asset_request;
+pub mod asset_request_received;
+pub mod asset_request_updated;
+pub mod invitation;
+pub mod payment_receipt;
+
+use common::{
+    Settings,
+    outbox::{self, NewDelivery},
+};
+use entity::{EmailKind, email_delivery};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use serde::{Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+/// A rendered email, ready to be composed into a MIME message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    /// The subject line.
+    pub subject: String,
+    /// The `text/plain` alternative.
+    pub text: String,
+    /// The `text/html` alternative.
+    pub html: String,
+}
+
+impl std::fmt::Debug for RenderedEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The bodies may carry a live link token: never print them.
+        f.debug_struct("RenderedEmail")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The payload of one email kind: what is stored on its outbox row and what
+/// its templates render from. Never put a secret in it: payloads are stored
+/// in the database.
+pub trait Email: Serialize + DeserializeOwned {
+    /// The kind this payload is for.
+    const KIND: EmailKind;
+
+    /// The subject line, from the kind's `subject.txt`.
+    ///
+    /// # Errors
+    /// When the template fails (a value's `Display` failed).
+    fn subject(&self) -> askama::Result<String>;
+
+    /// The invitation the email is about (kind INVITATION only).
+    fn invitation_id(&self) -> Option<Uuid> {
+        None
+    }
+}
+
+/// Why an email could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Writing the outbox row failed.
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    /// The subject or the payload could not be produced.
+    #[error("the email could not be prepared: {0}")]
+    Prepare(String),
+}
+
+/// Writes a QUEUED outbox row for `email` to `recipient` (call inside the
+/// business transaction); returns the delivery id to push after commit.
+///
+/// # Errors
+/// On database failure, or when the subject cannot be rendered.
+pub async fn queue<E: Email>(
+    db: &impl ConnectionTrait,
+    settings: &Settings,
+    organization_id: Uuid,
+    recipient: &str,
+    email: &E,
+) -> Result<Uuid, QueueError> {
+    let subject = email.subject().map_err(|e| QueueError::Prepare(e.to_string()))?;
+    let payload = serde_json::to_value(email).map_err(|e| QueueError::Prepare(e.to_string()))?;
+    let delivery = outbox::enqueue(
+        db,
+        NewDelivery {
+            organization_id,
+            kind: E::KIND,
+            recipient: recipient.to_owned(),
+            subject: one_line(&subject),
+            payload,
+            invitation_id: email.invitation_id(),
+        },
+        settings.outbox_redeliver_after(),
+    )
+    .await?;
+    Ok(delivery.id)
+}
+
+/// Why a claimed delivery could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The database failed: the attempt should be made again later.
+    #[error("database error while rendering an email: {0}")]
+    Transient(#[from] DbErr),
+    /// The email can never be sent as it is (unreadable payload, invitation
+    /// no longer pending or gone); the message is for `last_error`.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Renders the claimed `delivery` from its payload with its kind's templates
+/// (minting the link of an INVITATION).
+///
+/// # Errors
+/// [`RenderError::Permanent`] for a payload that does not parse (a row
+/// written by an older version) or an email that must not be sent any more;
+/// [`RenderError::Transient`] when the database fails.
+pub async fn render(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    delivery: &email_delivery::Model,
+) -> Result<RenderedEmail, RenderError> {
+    let subject = delivery.subject.as_str();
+    let rendered = match delivery.kind {
+        EmailKind::Invitation => {
+            let _: invitation::Invitation = payload(delivery)?;
+            return invitation::render(db, settings, delivery).await;
+        }
+        EmailKind::AssetRequestReceived => asset_request_received::render(
+            subject,
+            &payload::<asset_request_received::AssetRequestReceived>(delivery)?,
+        ),
+        EmailKind::AssetRequestUpdated => asset_request_updated::render(
+            subject,
+            &payload::<asset_request_updated::AssetRequestUpdated>(delivery)?,
+        ),
+        EmailKind::PaymentReceipt => {
+            payment_receipt::render(subject, &payload::<payment_receipt::PaymentReceipt>(delivery)?)
+        }
+    };
+    rendered.map_err(template_failed)
+}
+
+/// The delivery's payload as kind `E`; a permanent failure when it does not parse.
+fn payload<E: Email>(delivery: &email_delivery::Model) -> Result<E, RenderError> {
+    serde_json::from_value(delivery.payload.clone())
+        .map_err(|e| RenderError::Permanent(format!("the email's payload is not readable: {e}")))
+}
+
+/// A template that failed to render is a bug, not a passing condition.
+fn template_failed(err: askama::Error) -> RenderError {
+    RenderError::Permanent(format!("the email's template failed: {err}"))
+}
+
+/// A subject is one line: a template's line breaks and edges go.
+fn one_line(subject: &str) -> String {
+    subject
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Renders the parts of a kind from its text and HTML templates. By
+/// convention a kind's templates see its content as `email` and the HTML
+/// part's `<title>` as `subject`.
+fn parts(subject: &str, text: &impl askama::Template, html: &impl askama::Template) -> askama::Result<RenderedEmail> {
+    Ok(RenderedEmail {
+        subject: subject.to_owned(),
+        text: text.render()?,
+        html: html.render()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn a_subject_is_one_line() {
+        assert_eq!(
+            one_line("  New asset request:\n2 ×  Toilet \n"),
+            "New asset request: 2 ×  Toilet"
+        );
+    }
+}
