@@ -10,6 +10,7 @@ mod asset_requests;
 mod authorization;
 mod bad_input;
 mod delivery;
+mod grant_walk;
 mod helpers;
 mod http_surface;
 mod invitation_flow;
