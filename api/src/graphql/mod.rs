@@ -1,8 +1,10 @@
 //! The GraphQL layer: schema construction and limits, resolvers per domain,
 //! output types, pagination and DataLoaders.
 //!
-//! Resolvers are short: they check the viewer, call a `service` function and
-//! map its result to an output type. Domain rules live in `crate::service`.
+//! Resolvers are short: they take the viewer's `Scope` (or check its role),
+//! call a `service` function and map its result to an output type. Domain
+//! rules, tenancy and grants live in the `service` crate; nothing here
+//! filters rows.
 
 pub mod connection;
 pub mod context;
