@@ -50,6 +50,9 @@ pub struct AppState {
     pub data: AppData,
     /// The executable schema.
     pub schema: AppSchema,
+    /// The same schema with the limits of introspection-only documents
+    /// (see [`graphql::schema::build_introspection_schema`]).
+    pub introspection_schema: AppSchema,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Redis, when `REDIS_URL` is set.
@@ -132,6 +135,7 @@ impl Application {
         };
         let state = AppState {
             schema: build_schema(Some(data.clone())),
+            introspection_schema: graphql::schema::build_introspection_schema(),
             metrics: Arc::new(Metrics::new(&statements)),
             data,
             redis,

@@ -41,6 +41,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// Who may introspect the GraphQL schema (`GRAPHQL_INTROSPECTION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Introspection {
+    /// Signed-in staff only (the default): GraphiQL's Docs panel and
+    /// autocompletion work for staff; anonymous callers and portal users get
+    /// neither introspection nor "did you mean" suggestions.
+    Staff,
+    /// Everybody, signed in or not.
+    All,
+    /// Nobody (codegen reads the checked-in `schema.graphql`).
+    Off,
+}
+
 /// All settings of the api and worker processes.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -84,6 +97,8 @@ pub struct Settings {
     pub graphql_max_concurrency: u32,
     /// `LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
+    /// `GRAPHQL_INTROSPECTION`: `staff` (default), `all` or `off`.
+    pub graphql_introspection: Introspection,
 }
 
 /// The default of `GRAPHQL_MAX_CONCURRENCY`: four per CPU. Past that, a
@@ -171,6 +186,18 @@ impl Settings {
             Some(_) => return Err(ConfigError::new("LOG_FORMAT", "must be `pretty` or `json`")),
         };
 
+        let graphql_introspection = match get("GRAPHQL_INTROSPECTION").as_deref() {
+            None | Some("staff") => Introspection::Staff,
+            Some("all") => Introspection::All,
+            Some("off") => Introspection::Off,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "GRAPHQL_INTROSPECTION",
+                    "must be `staff`, `all` or `off`",
+                ));
+            }
+        };
+
         Ok(Self {
             database_url: SecretString::from(database_url),
             redis_url: redis_url.map(SecretString::from),
@@ -194,6 +221,7 @@ impl Settings {
             outbox_sweep_interval_ms: parse_positive(&get, "OUTBOX_SWEEP_INTERVAL_MS", 1000)?,
             graphql_max_concurrency: parse_positive(&get, "GRAPHQL_MAX_CONCURRENCY", default_graphql_concurrency())?,
             log_format,
+            graphql_introspection,
         })
     }
 
@@ -250,6 +278,28 @@ mod tests {
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn introspection_defaults_to_staff_and_rejects_unknown_values() {
+        assert_eq!(
+            settings(&[]).expect("valid").graphql_introspection,
+            Introspection::Staff
+        );
+        assert_eq!(
+            settings(&[("GRAPHQL_INTROSPECTION", "all")])
+                .expect("valid")
+                .graphql_introspection,
+            Introspection::All
+        );
+        assert_eq!(
+            settings(&[("GRAPHQL_INTROSPECTION", "off")])
+                .expect("valid")
+                .graphql_introspection,
+            Introspection::Off
+        );
+        let err = settings(&[("GRAPHQL_INTROSPECTION", "yes")]).expect_err("invalid");
+        assert!(err.to_string().contains("GRAPHQL_INTROSPECTION"));
     }
 
     #[test]

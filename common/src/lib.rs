@@ -16,4 +16,4 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod token;
 
-pub use config::{ConfigError, LogFormat, Settings};
+pub use config::{ConfigError, Introspection, LogFormat, Settings};

@@ -13,6 +13,7 @@ mod delivery;
 mod grant_walk;
 mod helpers;
 mod http_surface;
+mod introspection;
 mod invitation_flow;
 mod invitations;
 mod invoices;

@@ -16,18 +16,104 @@ pub const MAX_DEPTH: usize = 12;
 /// query with every list at its default page is well below).
 pub const MAX_COMPLEXITY: usize = 2_000;
 
+/// Deepest nesting of an introspection-only document: the standard
+/// introspection queries of GraphiQL and graphql-js nest `ofType` about 13
+/// levels deep, past [`MAX_DEPTH`].
+pub const INTROSPECTION_MAX_DEPTH: usize = 32;
+/// Largest complexity of an introspection-only document (it reads the
+/// schema held in memory, never the database).
+pub const INTROSPECTION_MAX_COMPLEXITY: usize = 20_000;
+
 /// Builds the schema. `data` is `None` only for printing the SDL.
 #[must_use]
 pub fn build_schema(data: Option<AppData>) -> AppSchema {
+    build(data, MAX_DEPTH, MAX_COMPLEXITY)
+}
+
+/// The same schema with the looser limits of [`INTROSPECTION_MAX_DEPTH`]
+/// and [`INTROSPECTION_MAX_COMPLEXITY`], for documents that select nothing
+/// but `__schema`, `__type` and `__typename` (executed with
+/// `only_introspection`, so they can reach no data). Data queries never run
+/// on it: their limits stay those of [`build_schema`].
+#[must_use]
+pub fn build_introspection_schema() -> AppSchema {
+    build(None, INTROSPECTION_MAX_DEPTH, INTROSPECTION_MAX_COMPLEXITY)
+}
+
+fn build(data: Option<AppData>, depth: usize, complexity: usize) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .limit_depth(depth)
+        .limit_complexity(complexity)
         .limit_recursive_depth(32)
         .limit_directives(16);
     if let Some(data) = data {
         builder = builder.data(data);
     }
     builder.finish()
+}
+
+/// How a document uses introspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntrospectionUse {
+    /// No `__schema` or `__type` at the root of any operation.
+    None,
+    /// Only `__schema`, `__type` and `__typename` at the roots.
+    Only,
+    /// Introspection beside data fields.
+    Mixed,
+}
+
+/// Whether `doc` introspects the schema (its operations' root fields,
+/// through fragments too).
+#[must_use]
+pub fn introspection_use(doc: &ExecutableDocument) -> IntrospectionUse {
+    let mut names = Vec::new();
+    for (_, operation) in doc.operations.iter() {
+        collect_root_fields(doc, &operation.node.selection_set.node, &mut names, 0);
+    }
+    let introspects = names.iter().any(|n| *n == "__schema" || *n == "__type");
+    let data = names.iter().any(|n| !n.starts_with("__"));
+    match (introspects, data) {
+        (false, _) => IntrospectionUse::None,
+        (true, false) => IntrospectionUse::Only,
+        (true, true) => IntrospectionUse::Mixed,
+    }
+}
+
+fn collect_root_fields<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a async_graphql::parser::types::SelectionSet,
+    names: &mut Vec<&'a str>,
+    depth: usize,
+) {
+    // Fragments may not form cycles (validation refuses them), but this
+    // runs before validation: bound the walk.
+    if depth > 16 {
+        return;
+    }
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => names.push(field.node.name.node.as_str()),
+            Selection::InlineFragment(fragment) => {
+                collect_root_fields(doc, &fragment.node.selection_set.node, names, depth + 1);
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
+                    collect_root_fields(doc, &fragment.node.selection_set.node, names, depth + 1);
+                }
+            }
+        }
+    }
+}
+
+/// Removes async-graphql's "Did you mean …?" hints from validation errors:
+/// for callers who may not introspect, they would spell out the schema.
+pub fn strip_suggestions(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        if let Some(at) = error.message.find(" Did you mean") {
+            error.message.truncate(at);
+        }
+    }
 }
 
 /// The metrics label of a request's operation, from its parsed document:
@@ -80,7 +166,36 @@ fn root_fields(doc: &ExecutableDocument) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::build_schema;
+    use async_graphql::parser::parse_query;
+
+    use super::{IntrospectionUse, build_schema, introspection_use};
+
+    #[test]
+    fn introspection_use_looks_at_root_fields_through_fragments() {
+        let of = |q: &str| introspection_use(&parse_query(q).expect("parses"));
+        assert_eq!(of("{ accounts { totalCount } }"), IntrospectionUse::None);
+        assert_eq!(of("{ __typename }"), IntrospectionUse::None);
+        assert_eq!(
+            of("query Q { __schema { queryType { name } } }"),
+            IntrospectionUse::Only
+        );
+        assert_eq!(
+            of("{ __type(name: \"Account\") { name } __typename }"),
+            IntrospectionUse::Only
+        );
+        assert_eq!(
+            of("{ __schema { types { name } } viewer { __typename } }"),
+            IntrospectionUse::Mixed
+        );
+        assert_eq!(
+            of("{ ...F } fragment F on Query { __schema { types { name } } }"),
+            IntrospectionUse::Only
+        );
+        assert_eq!(
+            of("{ ... on Query { accounts { totalCount } __type(name: \"X\") { name } } }"),
+            IntrospectionUse::Mixed
+        );
+    }
 
     /// `schema.graphql` is generated: `cargo run -p api -- print-schema > schema.graphql`.
     #[test]

@@ -18,6 +18,7 @@ use axum::{
     },
     response::{IntoResponse, Response},
 };
+use common::Introspection;
 
 use crate::{
     AppState, auth,
@@ -25,9 +26,23 @@ use crate::{
     graphql::{
         context::ClientAddr,
         loaders::Loaders,
-        schema::{label_after, operation_label},
+        schema::{IntrospectionUse, introspection_use, label_after, operation_label, strip_suggestions},
     },
 };
+
+/// The answer to an introspection document from a caller who may not
+/// introspect: `FORBIDDEN`, saying where the schema is published instead.
+fn introspection_refused() -> async_graphql::Response {
+    let mut error = async_graphql::ServerError::new(
+        "introspection is only available to signed-in staff (GRAPHQL_INTROSPECTION); \
+         the schema is published as schema.graphql",
+        None,
+    );
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "FORBIDDEN");
+    error.extensions = Some(extensions);
+    async_graphql::Response::from_errors(vec![error])
+}
 
 /// Executes one GraphQL request.
 ///
@@ -66,13 +81,35 @@ pub async fn graphql_handler(
             return GraphQLResponse::from(response).into_response();
         }
     };
-    let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());
-    let batches = loaders.batches();
     // Parsed once here; execution reuses the parsed document.
     let label = operation_label(&mut request);
+    let may_introspect = match state.data.settings.graphql_introspection {
+        Introspection::All => true,
+        Introspection::Off => false,
+        Introspection::Staff => viewer.require_staff().is_ok(),
+    };
+    let introspection = request.parsed_query().map_or(IntrospectionUse::None, introspection_use);
+    if introspection != IntrospectionUse::None && !may_introspect {
+        state.metrics.observe_graphql("introspection", started.elapsed(), false);
+        return GraphQLResponse::from(introspection_refused()).into_response();
+    }
+    let schema = if introspection == IntrospectionUse::Only {
+        request = request.only_introspection();
+        &state.introspection_schema
+    } else {
+        if !may_introspect {
+            request = request.disable_introspection();
+        }
+        &state.schema
+    };
+    let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());
+    let batches = loaders.batches();
     let client = ClientAddr(connection.map(|Extension(ConnectInfo(addr))| addr.ip()));
     let request = request.data(viewer).data(loaders).data(client);
-    let response = finish_response(batches.run(state.schema.execute(request)).await);
+    let mut response = finish_response(batches.run(schema.execute(request)).await);
+    if !may_introspect {
+        strip_suggestions(&mut response);
+    }
     let label = label_after(label, &response);
     state
         .metrics
