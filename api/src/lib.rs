@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    http::{HeaderName, Request},
+    http::{HeaderName, HeaderValue, Method, Request, header},
     middleware,
     routing::get,
 };
@@ -26,7 +26,13 @@ use common::{Settings, db::StatementCounter};
 use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tower::util::option_layer;
 use tower_http::{
+    compression::{
+        CompressionLayer,
+        predicate::{DefaultPredicate, Predicate, SizeAbove},
+    },
+    cors::{AllowOrigin, CorsLayer},
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
@@ -214,9 +220,34 @@ impl Application {
     }
 }
 
+/// Responses smaller than this are sent as they are: compressing them costs
+/// more than it saves.
+pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// Cross-origin access for the browser origins of `CORS_ALLOWED_ORIGINS`
+/// (none by default: same-origin only). Preflights are answered; the
+/// `Authorization` and `Content-Type` request headers are allowed and
+/// `x-request-id` is readable by the page. Credentials (cookies) are not
+/// allowed: the API takes its session from `Authorization: Bearer` only.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .expose_headers([HeaderName::from_static("x-request-id")])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
 /// The complete router.
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
+    let cors = cors(&state.data.settings.cors_allowed_origins);
     Router::new()
         .route(
             "/graphql",
@@ -249,5 +280,14 @@ pub fn router(state: AppState) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        // Only when the client asks (Accept-Encoding), above a size
+        // threshold: GraphQL answers and GraphiQL's bundles alike.
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .br(true)
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
+        )
+        .layer(option_layer(cors))
         .with_state(state)
 }

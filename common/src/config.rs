@@ -99,6 +99,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `GRAPHQL_INTROSPECTION`: `staff` (default), `all` or `off`.
     pub graphql_introspection: Introspection,
+    /// `CORS_ALLOWED_ORIGINS`: browser origins (`scheme://host[:port]`,
+    /// exactly) allowed to call the API from their pages; empty (the
+    /// default) allows none but the api's own.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// The default of `GRAPHQL_MAX_CONCURRENCY`: four per CPU. Past that, a
@@ -198,6 +202,11 @@ impl Settings {
             }
         };
 
+        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
+            .map(|list| parse_origins(&list))
+            .transpose()?
+            .unwrap_or_default();
+
         Ok(Self {
             database_url: SecretString::from(database_url),
             redis_url: redis_url.map(SecretString::from),
@@ -222,6 +231,7 @@ impl Settings {
             graphql_max_concurrency: parse_positive(&get, "GRAPHQL_MAX_CONCURRENCY", default_graphql_concurrency())?,
             log_format,
             graphql_introspection,
+            cors_allowed_origins,
         })
     }
 
@@ -270,6 +280,34 @@ where
     Ok(value)
 }
 
+/// Parses `CORS_ALLOWED_ORIGINS`: comma-separated origins, each
+/// `http(s)://host[:port]` with no path, matched exactly (no wildcards: a
+/// browser origin allowed by mistake could read a signed-in user's data).
+fn parse_origins(list: &str) -> Result<Vec<String>, ConfigError> {
+    let mut origins = Vec::new();
+    for origin in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let valid = rest.is_some_and(|host| {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        });
+        if !valid {
+            return Err(ConfigError::new(
+                "CORS_ALLOWED_ORIGINS",
+                format!(
+                    "`{origin}` is not an origin: give comma-separated origins such as https://app.example.com or http://localhost:3000 (scheme, host and port only, no path, no wildcard)"
+                ),
+            ));
+        }
+        origins.push(origin.to_owned());
+    }
+    Ok(origins)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +316,24 @@ mod tests {
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        assert!(settings(&[]).expect("valid").cors_allowed_origins.is_empty());
+        let s = settings(&[(
+            "CORS_ALLOWED_ORIGINS",
+            "https://app.example.com, http://localhost:3000,",
+        )])
+        .expect("valid");
+        assert_eq!(
+            s.cors_allowed_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        for bad in ["*", "app.example.com", "https://app.example.com/path", "https://"] {
+            let err = settings(&[("CORS_ALLOWED_ORIGINS", bad)]).expect_err(bad);
+            assert!(err.to_string().contains("CORS_ALLOWED_ORIGINS"), "{err}");
+        }
     }
 
     #[test]
