@@ -251,7 +251,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(http::graphiql::graphiql_page).post(http::graphql::graphql_handler),
+            get(http::graphql::graphql_get).post(http::graphql::graphql_handler),
         )
         .route("/portal/accept", get(http::accept::accept_page))
         .route("/portal/accept", axum::routing::post(http::accept::accept_submit))

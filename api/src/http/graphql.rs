@@ -1,20 +1,25 @@
-//! `POST /graphql`: resolves the viewer from the bearer token, builds the
-//! request's DataLoaders, executes, maps errors to contract codes and records
-//! metrics. At most `GRAPHQL_MAX_CONCURRENCY` requests execute at once; the
+//! `POST /graphql` and `GET /graphql?query=…`, per the GraphQL-over-HTTP
+//! spec: content negotiation by `Accept` (`application/graphql-response+json`
+//! or `application/json`), JSON bodies only (415 otherwise), GraphQL-shaped
+//! 400s for bodies that are not a request (batches included), 405 for a
+//! mutation over GET. Each request resolves the viewer from the bearer token,
+//! builds the request's DataLoaders, executes, maps errors to contract codes
+//! and records metrics. At most `GRAPHQL_MAX_CONCURRENCY` requests execute at once; the
 //! others wait for a permit (which bounds the api's memory and keeps a
 //! CPU-bound burst from slowing every request down at once).
 
 use std::{net::SocketAddr, time::Instant};
 
-use async_graphql::http::{MultipartOptions, receive_body};
-use async_graphql_axum::{GraphQLResponse, rejection::GraphQLRejection};
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::{
     Extension,
     body::Bytes,
-    extract::{ConnectInfo, State},
+    extract::{ConnectInfo, Query, State},
     http::{
-        HeaderMap, StatusCode,
-        header::{AUTHORIZATION, CONTENT_TYPE},
+        HeaderMap, HeaderValue, StatusCode,
+        header::{ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE},
     },
     response::{IntoResponse, Response},
 };
@@ -44,24 +49,228 @@ fn introspection_refused() -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![error])
 }
 
-/// Executes one GraphQL request.
+/// The media types a GraphQL answer can take (GraphQL over HTTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    /// `application/graphql-response+json`: request errors (a document that
+    /// does not parse or validate) answer 4xx, without `data`.
+    GraphqlResponseJson,
+    /// `application/json`, the legacy type: every GraphQL result is a 200.
+    Json,
+}
+
+impl MediaType {
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the answer's media type from `Accept`: the client's first
+/// acceptable choice of the two, `application/json` for a missing header,
+/// `*/*` or `application/*`, and `None` (406) when neither is acceptable.
+#[must_use]
+pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    if accept.trim().is_empty() {
+        return Some(MediaType::Json);
+    }
+    for item in accept.split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let refused = parts.any(|p| p.replace(' ', "").eq_ignore_ascii_case("q=0"));
+        if refused {
+            continue;
+        }
+        match media.as_str() {
+            "application/graphql-response+json" => return Some(MediaType::GraphqlResponseJson),
+            "application/json" | "application/*" | "*/*" => return Some(MediaType::Json),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A GraphQL-shaped error answer (`{"errors": [{message, extensions.code}]}`)
+/// for a request that never reached execution.
+fn refusal(status: StatusCode, media: MediaType, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]});
+    let mut response = (status, body.to_string()).into_response();
+    if let Ok(value) = HeaderValue::from_str(media.content_type()) {
+        response.headers_mut().insert(CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn not_acceptable() -> Response {
+    refusal(
+        StatusCode::NOT_ACCEPTABLE,
+        MediaType::Json,
+        "BAD_USER_INPUT",
+        "the API answers application/graphql-response+json or application/json: accept one of them",
+    )
+}
+
+/// Reads a GraphQL request's parameters from a JSON object (the POST body,
+/// or the GET query string's decoded values).
+///
+/// # Errors
+/// A message naming the parameter that is missing or of the wrong type.
+fn parameters(body: &serde_json::Value) -> Result<async_graphql::Request, String> {
+    let Some(body) = body.as_object() else {
+        return Err(if body.is_array() {
+            "batched requests are not supported: send one GraphQL request per HTTP request".to_owned()
+        } else {
+            "the body must be a JSON object with a `query`".to_owned()
+        });
+    };
+    let query = match body.get("query") {
+        Some(serde_json::Value::String(query)) => query.clone(),
+        Some(_) => return Err("`query` must be a string".to_owned()),
+        None => return Err("`query` is missing: send the GraphQL document as `query`".to_owned()),
+    };
+    let mut request = async_graphql::Request::new(query);
+    match body.get("variables") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(variables @ serde_json::Value::Object(_)) => {
+            request = request.variables(async_graphql::Variables::from_json(variables.clone()));
+        }
+        Some(_) => return Err("`variables` must be an object (or null)".to_owned()),
+    }
+    match body.get("operationName") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(name)) => request = request.operation_name(name.clone()),
+        Some(_) => return Err("`operationName` must be a string (or null)".to_owned()),
+    }
+    match body.get("extensions") {
+        None | Some(serde_json::Value::Null | serde_json::Value::Object(_)) => {}
+        Some(_) => return Err("`extensions` must be an object (or null)".to_owned()),
+    }
+    Ok(request)
+}
+
+/// `POST /graphql`: one GraphQL request as an `application/json` body.
 ///
 /// The body is buffered by axum's `Bytes` extractor, which honours the
 /// router's body limit and answers 413 when it is exceeded, however the body
-/// is sent. (async-graphql-axum's `GraphQLRequest` extractor reads the stream
-/// itself and reports a chunked body over the limit as a 400.) A body that is
-/// not a GraphQL request answers 400.
+/// is sent. Other content types (`text/plain`, forms, multipart, which a
+/// browser can send cross-site without a preflight) answer 415; a body that
+/// is not a GraphQL request (malformed JSON, a batch, a `query` that is not a
+/// string) answers 400 with a GraphQL-shaped error.
 pub async fn graphql_handler(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let mut request = match receive_body(content_type, body.as_ref(), MultipartOptions::default()).await {
-        Ok(request) => request,
-        Err(err) => return GraphQLRejection(err).into_response(),
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
     };
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json = content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "BAD_USER_INPUT",
+            "send the GraphQL request as a JSON body with `Content-Type: application/json`",
+        );
+    }
+    let parsed = serde_json::from_slice::<serde_json::Value>(&body)
+        .map_err(|e| format!("the body is not valid JSON: {e}"))
+        .and_then(|body| parameters(&body));
+    match parsed {
+        Ok(request) => execute(&state, connection, &headers, request, media, false).await,
+        Err(message) => refusal(StatusCode::BAD_REQUEST, media, "BAD_USER_INPUT", &message),
+    }
+}
+
+/// `GET /graphql`: GraphiQL for a browser (no `query` parameter), else a
+/// query from the URL's parameters (`query`, `variables` and `extensions`
+/// as JSON text, `operationName`). Mutations are refused with 405: a GET
+/// must not change anything.
+pub async fn graphql_get(
+    State(state): State<AppState>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    if !params.contains_key("query") {
+        return crate::http::graphiql::graphiql_page().await;
+    }
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let mut body = serde_json::Map::new();
+    for (name, value) in &params {
+        let value = match name.as_str() {
+            "variables" | "extensions" => match serde_json::from_str(value) {
+                Ok(value) => value,
+                Err(e) => {
+                    let message = format!("`{name}` is not valid JSON: {e}");
+                    return refusal(StatusCode::BAD_REQUEST, media, "BAD_USER_INPUT", &message);
+                }
+            },
+            _ => serde_json::Value::String(value.clone()),
+        };
+        body.insert(name.clone(), value);
+    }
+    match parameters(&serde_json::Value::Object(body)) {
+        Ok(request) => execute(&state, connection, &headers, request, media, true).await,
+        Err(message) => refusal(StatusCode::BAD_REQUEST, media, "BAD_USER_INPUT", &message),
+    }
+}
+
+/// Whether the operation a GET would run is a mutation (or a subscription).
+fn changes_state(request: &mut async_graphql::Request) -> bool {
+    let name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
+        return false;
+    };
+    let operation = match (&doc.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(&operation.node),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name.as_str()).map(|operation| &operation.node)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next().map(|operation| &operation.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    operation.is_some_and(|operation| operation.ty != OperationType::Query)
+}
+
+/// Executes one GraphQL request: resolves the viewer from the bearer token,
+/// builds the request's DataLoaders, executes, maps errors to contract codes,
+/// records metrics and answers in `media`.
+async fn execute(
+    state: &AppState,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    mut request: async_graphql::Request,
+    media: MediaType,
+    read_only: bool,
+) -> Response {
+    if read_only && changes_state(&mut request) {
+        let mut response = refusal(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "BAD_USER_INPUT",
+            "mutations are only accepted over POST",
+        );
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
     let started = Instant::now();
     // Held from the viewer's lookup to the serialized response: a request
     // waiting here holds no more than its parsed body.
@@ -78,10 +287,9 @@ pub async fn graphql_handler(
             error.source = Some(std::sync::Arc::new(err));
             let response = finish_response(async_graphql::Response::from_errors(vec![error]));
             state.metrics.observe_graphql("auth", started.elapsed(), false);
-            return GraphQLResponse::from(response).into_response();
+            return answer(response, media, StatusCode::INTERNAL_SERVER_ERROR);
         }
-    };
-    // Parsed once here; execution reuses the parsed document.
+    }; // Parsed once here; execution reuses the parsed document.
     let label = operation_label(&mut request);
     let may_introspect = match state.data.settings.graphql_introspection {
         Introspection::All => true,
@@ -91,7 +299,7 @@ pub async fn graphql_handler(
     let introspection = request.parsed_query().map_or(IntrospectionUse::None, introspection_use);
     if introspection != IntrospectionUse::None && !may_introspect {
         state.metrics.observe_graphql("introspection", started.elapsed(), false);
-        return GraphQLResponse::from(introspection_refused()).into_response();
+        return answer(introspection_refused(), media, StatusCode::FORBIDDEN);
     }
     let schema = if introspection == IntrospectionUse::Only {
         request = request.only_introspection();
@@ -114,5 +322,39 @@ pub async fn graphql_handler(
     state
         .metrics
         .observe_graphql(&label, started.elapsed(), response.errors.is_empty());
-    GraphQLResponse::from(response).into_response()
+    answer(response, media, StatusCode::BAD_REQUEST)
+}
+
+/// Whether a response is a request error: the document did not parse or
+/// validate (no data, and errors without a path; execution errors carry the
+/// path of their field).
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    !response.errors.is_empty()
+        && matches!(response.data, async_graphql::Value::Null)
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// Serializes a response in `media`: under `application/graphql-response+json`
+/// a request error answers `request_error_status` without `data`; under
+/// `application/json` every result is a 200.
+fn answer(response: async_graphql::Response, media: MediaType, request_error_status: StatusCode) -> Response {
+    let request_error = is_request_error(&response);
+    let Ok(mut body) = serde_json::to_value(&response) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let status = if media == MediaType::GraphqlResponseJson && request_error {
+        if let Some(body) = body.as_object_mut() {
+            body.remove("data");
+        }
+        request_error_status
+    } else {
+        StatusCode::OK
+    };
+    let mut answer = (status, body.to_string()).into_response();
+    let headers = answer.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+    for (name, value) in &response.http_headers {
+        headers.append(name, value.clone());
+    }
+    answer
 }
