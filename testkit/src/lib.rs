@@ -16,6 +16,7 @@
 pub mod builders;
 pub mod database;
 mod eventually;
+pub mod node;
 pub mod redis_keys;
 pub mod smtp_sink;
 

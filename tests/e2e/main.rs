@@ -12,6 +12,7 @@ mod bad_input;
 mod cors_compression;
 mod delivery;
 mod grant_walk;
+mod graphql_http_audit;
 mod graphql_over_http;
 mod helpers;
 mod http_surface;

@@ -1,0 +1,50 @@
+//! The npm packages the end-to-end tests run with Node (pinned by
+//! `tests/js/package-lock.json`): installed on first use with `npm ci`, so
+//! that `cargo test` sets itself up on a fresh machine.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::Mutex,
+};
+
+/// Serialises installs between the tests of one process.
+static INSTALL: Mutex<()> = Mutex::new(());
+
+/// `tests/js` of this repository.
+#[must_use]
+pub fn packages_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/js")
+}
+
+/// Makes sure `tests/js/node_modules` matches the lock file, running
+/// `npm ci` (and saying so) when it is missing or older than the lock file;
+/// returns the packages' directory.
+///
+/// # Panics
+/// When Node or npm is missing, or the install fails: the tests that need
+/// the packages cannot run, and say why instead of skipping.
+pub fn ensure_packages() -> PathBuf {
+    let dir = packages_dir();
+    let _guard = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let lock = dir.join("package-lock.json");
+    let installed = dir.join("node_modules/.package-lock.json");
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let fresh = match (modified(&installed), modified(&lock)) {
+        (Some(installed), Some(lock)) => installed >= lock,
+        _ => false,
+    };
+    if !fresh {
+        eprintln!(
+            "installing the test tools' npm packages into {} (npm ci, pinned by package-lock.json)",
+            dir.join("node_modules").display()
+        );
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .unwrap_or_else(|e| panic!("running npm (install Node.js 20 and npm): {e}"));
+        assert!(status.success(), "npm ci in {} failed: {status}", dir.display());
+    }
+    dir
+}
