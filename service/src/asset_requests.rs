@@ -39,7 +39,7 @@ use uuid::Uuid;
 use super::{
     Db,
     audit::{self, Actor, action},
-    notices, validate,
+    validate,
 };
 use crate::{error::ApiError, page::Page, scope::Scope};
 
@@ -300,7 +300,7 @@ pub async fn request<C: Db>(
         .await?;
     let mut deliveries = Vec::with_capacity(staff.len());
     for member in &staff {
-        deliveries.push(notices::queue(&txn, settings, org, &member.email, &email).await?);
+        deliveries.push(crate::email::queue(&txn, settings, org, &member.email, &email).await?);
     }
     txn.commit().await?;
     tracing::info!(request = %request.id, staff_notified = deliveries.len(), "asset requested");
@@ -477,7 +477,7 @@ pub async fn update_status<C: Db>(
             status: to,
             reason: reason.clone(),
         };
-        deliveries.push(notices::queue(&txn, settings, org, &requester.email, &email).await?);
+        deliveries.push(crate::email::queue(&txn, settings, org, &requester.email, &email).await?);
     }
     txn.commit().await?;
     tracing::info!(

@@ -98,6 +98,15 @@ impl ApiError {
     }
 }
 
+impl From<crate::email::QueueError> for ApiError {
+    fn from(err: crate::email::QueueError) -> Self {
+        match err {
+            crate::email::QueueError::Database(err) => err.into(),
+            other @ crate::email::QueueError::Prepare(_) => Self::internal(other),
+        }
+    }
+}
+
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
         Self::Internal(err.into())

@@ -85,7 +85,7 @@ async fn queue_email(
         invitation_id: invitation.id,
         organization_name: org.name.clone(),
     };
-    super::notices::queue(db, settings, org.id, &invitation.email, &email).await
+    Ok(crate::email::queue(db, settings, org.id, &invitation.email, &email).await?)
 }
 
 /// Sends a pending invitation again: fresh expiry, a new delivery (the

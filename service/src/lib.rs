@@ -24,7 +24,6 @@ pub mod invitations;
 pub mod invoices;
 pub mod locations;
 pub mod money;
-pub mod notices;
 pub mod organizations;
 pub mod page;
 pub mod payments;

@@ -66,7 +66,6 @@ use uuid::Uuid;
 use super::{
     Db,
     audit::{self, Actor, action},
-    notices,
 };
 use crate::{
     error::{ApiError, UniqueRule, on_unique},
@@ -340,7 +339,7 @@ pub async fn pay<C: Db>(
         reference: reference.clone(),
         paid_at: payment.created_at,
     };
-    let delivery_id = notices::queue(&txn, settings, org, &payer.email, &receipt).await?;
+    let delivery_id = crate::email::queue(&txn, settings, org, &payer.email, &receipt).await?;
     txn.commit().await?;
     tracing::info!(payment = %payment.id, %reference, "invoice paid");
     Ok(Paid {
