@@ -92,7 +92,7 @@ pub async fn at_locations(
     let rows = asset::Entity::find()
         .find_also_related(asset_type::Entity)
         .filter(asset::Column::LocationId.is_in(location_ids.iter().copied()))
-        .filter(scope.assets())
+        .filter(scope.assets_at(location_ids))
         .order_by_asc(asset::Column::Id)
         .all(db)
         .await?;

@@ -133,7 +133,7 @@ pub async fn lines_of(
 ) -> Result<HashMap<Uuid, Vec<invoice_line::Model>>, ApiError> {
     let rows = invoice_line::Entity::find()
         .filter(invoice_line::Column::InvoiceId.is_in(invoice_ids.iter().copied()))
-        .filter(scope.invoice_lines())
+        .filter(scope.invoice_lines(invoice_ids))
         .order_by_asc(invoice_line::Column::Id)
         .all(db)
         .await?;
@@ -151,7 +151,7 @@ pub async fn payments_of(
 ) -> Result<HashMap<Uuid, Vec<payment::Model>>, ApiError> {
     let rows = payment::Entity::find()
         .filter(payment::Column::InvoiceId.is_in(invoice_ids.iter().copied()))
-        .filter(scope.payments())
+        .filter(scope.payments(invoice_ids))
         .order_by_asc(payment::Column::Id)
         .all(db)
         .await?;

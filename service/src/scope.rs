@@ -131,6 +131,27 @@ impl Scope {
         cond
     }
 
+    /// Visible assets among those deployed at `location_ids`: the same rows
+    /// as [`Scope::assets`], with the visibility subquery narrowed to those
+    /// locations (primary-key lookups instead of reading every location of
+    /// the organization), for the batched read behind `Location.assets`.
+    #[must_use]
+    pub fn assets_at(&self, location_ids: &[Uuid]) -> Condition {
+        let mut cond = Condition::all().add(asset::Column::OrganizationId.eq(self.organization_id));
+        if self.grants.is_some() {
+            let visible = Query::select()
+                .column(location::Column::Id)
+                .from(location::Entity)
+                .cond_where(
+                    self.locations()
+                        .add(location::Column::Id.is_in(location_ids.iter().copied())),
+                )
+                .to_owned();
+            cond = cond.add(asset::Column::LocationId.in_subquery(visible));
+        }
+        cond
+    }
+
     /// Visible invoices: of whole-account grants, and those billed to a
     /// location granted one by one.
     #[must_use]
@@ -146,18 +167,19 @@ impl Scope {
         cond
     }
 
-    /// Lines of visible invoices (lines carry no organization of their own).
+    /// Lines of the visible invoices among `invoice_ids` (lines carry no
+    /// organization of their own).
     #[must_use]
-    pub fn invoice_lines(&self) -> Condition {
-        Condition::all().add(invoice_line::Column::InvoiceId.in_subquery(self.invoice_ids()))
+    pub fn invoice_lines(&self, invoice_ids: &[Uuid]) -> Condition {
+        Condition::all().add(invoice_line::Column::InvoiceId.in_subquery(self.invoice_ids_among(invoice_ids)))
     }
 
-    /// Payments of visible invoices.
+    /// Payments of the visible invoices among `invoice_ids`.
     #[must_use]
-    pub fn payments(&self) -> Condition {
+    pub fn payments(&self, invoice_ids: &[Uuid]) -> Condition {
         let mut cond = Condition::all().add(payment::Column::OrganizationId.eq(self.organization_id));
         if self.grants.is_some() {
-            cond = cond.add(payment::Column::InvoiceId.in_subquery(self.invoice_ids()));
+            cond = cond.add(payment::Column::InvoiceId.in_subquery(self.invoice_ids_among(invoice_ids)));
         }
         cond
     }
@@ -181,11 +203,12 @@ impl Scope {
             .to_owned()
     }
 
-    fn invoice_ids(&self) -> sea_orm::sea_query::SelectStatement {
+    /// The visible invoices among `ids`, as a subquery narrowed by primary key.
+    fn invoice_ids_among(&self, ids: &[Uuid]) -> sea_orm::sea_query::SelectStatement {
         Query::select()
             .column(invoice::Column::Id)
             .from(invoice::Entity)
-            .cond_where(self.invoices())
+            .cond_where(self.invoices().add(invoice::Column::Id.is_in(ids.iter().copied())))
             .to_owned()
     }
 }
