@@ -8,7 +8,6 @@
 
 pub mod config;
 pub mod db;
-pub mod html;
 pub mod outbox;
 pub mod redact;
 pub mod redis_conn;

@@ -85,15 +85,6 @@ impl Viewer {
         }
     }
 
-    /// The portal user's id, when the viewer is one.
-    #[must_use]
-    pub fn portal_user_id(&self) -> Option<Uuid> {
-        match self {
-            Self::Portal { user, .. } => Some(user.id),
-            _ => None,
-        }
-    }
-
     /// The portal user and what it may see, or the error for everybody
     /// else (staff act in their own systems; the portal acts as the customer).
     ///

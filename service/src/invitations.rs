@@ -731,15 +731,10 @@ pub async fn of_accounts(
     scope: &crate::Scope,
     account_ids: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, Vec<invitation::Model>>, ApiError> {
-    let visible_accounts = sea_orm::sea_query::Query::select()
-        .column(entity::account::Column::Id)
-        .from(entity::account::Entity)
-        .cond_where(scope.accounts())
-        .to_owned();
     let rows = invitation::Entity::find()
         .filter(invitation::Column::AccountId.is_in(account_ids.iter().copied()))
         .filter(invitation::Column::OrganizationId.eq(scope.organization_id()))
-        .filter(invitation::Column::AccountId.in_subquery(visible_accounts))
+        .filter(invitation::Column::AccountId.in_subquery(scope.account_ids()))
         .order_by_asc(invitation::Column::Id)
         .all(db)
         .await?;

@@ -195,6 +195,17 @@ impl Scope {
         cond
     }
 
+    /// The visible accounts' ids, as a subquery (for rows that hang off an
+    /// account: its invitations, its portal access).
+    #[must_use]
+    pub fn account_ids(&self) -> sea_orm::sea_query::SelectStatement {
+        Query::select()
+            .column(account::Column::Id)
+            .from(account::Entity)
+            .cond_where(self.accounts())
+            .to_owned()
+    }
+
     fn location_ids(&self) -> sea_orm::sea_query::SelectStatement {
         Query::select()
             .column(location::Column::Id)

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use entity::{portal_access, portal_user, staff_user};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::{error::ApiError, scope::Scope};
@@ -54,15 +54,10 @@ pub async fn portal_of_accounts(
     account_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<portal_user::Model>>, ApiError> {
     let org = scope.organization_id();
-    let visible_accounts = Query::select()
-        .column(entity::account::Column::Id)
-        .from(entity::account::Entity)
-        .cond_where(scope.accounts())
-        .to_owned();
     let grants = portal_access::Entity::find()
         .filter(portal_access::Column::AccountId.is_in(account_ids.iter().copied()))
         .filter(portal_access::Column::OrganizationId.eq(org))
-        .filter(portal_access::Column::AccountId.in_subquery(visible_accounts))
+        .filter(portal_access::Column::AccountId.in_subquery(scope.account_ids()))
         .all(db)
         .await?;
     let users: HashMap<Uuid, portal_user::Model> = portal_user::Entity::find()

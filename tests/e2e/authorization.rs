@@ -7,12 +7,10 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{STAFF_PASSWORD, Staff, TestApp, sent_link};
-
-const PASSWORD: &str = "a customer password";
+use crate::helpers::{CUSTOMER_PASSWORD, STAFF_PASSWORD, Staff, TestApp, sent_link};
 
 /// What a caller should get.
 #[derive(Debug, Clone, Copy)]
@@ -73,51 +71,6 @@ struct World {
     failed_delivery: String,
 }
 
-async fn id(app: &TestApp, token: Option<&str>, query: &str, vars: Value, path: &[&str]) -> String {
-    let mut value = app.gql_ok(token, query, vars).await;
-    for key in path {
-        value = value[*key].clone();
-    }
-    value.as_str().expect("an id").to_owned()
-}
-
-async fn invite_and_accept(
-    app: &TestApp,
-    staff: &Staff,
-    account: &str,
-    locations: Option<Vec<&str>>,
-    name: &str,
-) -> String {
-    let invitation = id(
-        app,
-        staff.auth(),
-        "mutation($a: ID!, $l: [ID!]) { inviteToPortal(accountId: $a, locationIds: $l) { id } }",
-        json!({"a": account, "l": locations}),
-        &["inviteToPortal", "id"],
-    )
-    .await;
-    let token = sent_link(app, Uuid::parse_str(&invitation).expect("uuid")).await;
-    id(
-        app,
-        None,
-        "mutation($t: String!, $n: String!, $p: String!) { acceptInvitation(token: $t, name: $n, password: $p) { token } }",
-        json!({"t": token, "n": name, "p": PASSWORD}),
-        &["acceptInvitation", "token"],
-    )
-    .await
-}
-
-async fn request_asset(app: &TestApp, portal: &str, location: &str, asset_type: &str) -> String {
-    id(
-        app,
-        Some(portal),
-        "mutation($l: ID!, $t: ID!) { requestAsset(input: {locationId: $l, assetTypeId: $t, quantity: 1}) { id } }",
-        json!({"l": location, "t": asset_type}),
-        &["requestAsset", "id"],
-    )
-    .await
-}
-
 async fn world(app: &TestApp) -> World {
     let staff_a = app.staff("org-a").await;
     let staff_b = app.staff("org-b").await;
@@ -150,37 +103,39 @@ async fn world(app: &TestApp) -> World {
     .await;
     let asset_type = app.asset_type_id(&staff_a).await;
 
-    let whole = invite_and_accept(app, &staff_a, &a1, None, "Whole Customer").await;
-    let one_location = invite_and_accept(app, &staff_a, &a2, Some(vec![&l2a]), "Site Customer").await;
-    let gone = invite_and_accept(app, &staff_a, &a5, None, "Gone Customer").await;
-    let disconnectable_user = id(
-        app,
-        Some(&gone),
-        "{ viewer { ... on PortalUser { id } } }",
-        json!({}),
-        &["viewer", "id"],
-    )
-    .await;
+    let whole = app.invite_and_accept(&staff_a, &a1, None, "Whole Customer").await;
+    let one_location = app
+        .invite_and_accept(&staff_a, &a2, Some(vec![&l2a]), "Site Customer")
+        .await;
+    let gone = app.invite_and_accept(&staff_a, &a5, None, "Gone Customer").await;
+    let disconnectable_user = app
+        .gql_string(
+            Some(&gone),
+            "{ viewer { ... on PortalUser { id } } }",
+            json!({}),
+            &["viewer", "id"],
+        )
+        .await;
 
-    let request_to_update = request_asset(app, &whole, &l1, &asset_type).await;
-    let request_to_cancel = request_asset(app, &whole, &l1, &asset_type).await;
+    let request_to_update = app.request_asset(&whole, &l1, &asset_type).await;
+    let request_to_cancel = app.request_asset(&whole, &l1, &asset_type).await;
 
-    let pending_invitation = id(
-        app,
-        staff_a.auth(),
-        "mutation($a: ID!) { inviteToPortal(accountId: $a) { id } }",
-        json!({"a": a3}),
-        &["inviteToPortal", "id"],
-    )
-    .await;
-    let invitation_to_revoke = id(
-        app,
-        staff_a.auth(),
-        "mutation($a: ID!) { inviteToPortal(accountId: $a) { id } }",
-        json!({"a": a4}),
-        &["inviteToPortal", "id"],
-    )
-    .await;
+    let pending_invitation = app
+        .gql_string(
+            staff_a.auth(),
+            "mutation($a: ID!) { inviteToPortal(accountId: $a) { id } }",
+            json!({"a": a3}),
+            &["inviteToPortal", "id"],
+        )
+        .await;
+    let invitation_to_revoke = app
+        .gql_string(
+            staff_a.auth(),
+            "mutation($a: ID!) { inviteToPortal(accountId: $a) { id } }",
+            json!({"a": a4}),
+            &["inviteToPortal", "id"],
+        )
+        .await;
     let failed_delivery = {
         use entity::{DeliveryStatus, email_delivery};
         use sea_orm::{ActiveModelTrait, EntityTrait, Set};
@@ -295,7 +250,7 @@ fn table(w: &World) -> Vec<Row> {
         row(
             "portalLogin",
             format!(
-                "mutation {{ portalLogin(organization: \"org-a\", email: \"{}\", password: \"{PASSWORD}\") {{ token }} }}",
+                "mutation {{ portalLogin(organization: \"org-a\", email: \"{}\", password: \"{CUSTOMER_PASSWORD}\") {{ token }} }}",
                 w.whole_email
             ),
             [Ok, Ok, Ok, Ok, Ok],
@@ -402,7 +357,7 @@ fn table(w: &World) -> Vec<Row> {
         row(
             "acceptInvitation",
             format!(
-                "mutation {{ acceptInvitation(token: \"unknown\", name: \"X\", password: \"{PASSWORD}\") {{ token }} }}"
+                "mutation {{ acceptInvitation(token: \"unknown\", name: \"X\", password: \"{CUSTOMER_PASSWORD}\") {{ token }} }}"
             ),
             [Err("INVITATION_INVALID"); 5],
         ),
@@ -459,19 +414,19 @@ async fn fresh_session(app: &TestApp, w: &World, role: usize) -> Option<String> 
         ),
         3 => (
             format!(
-                "mutation {{ portalLogin(organization: \"org-a\", email: \"{}\", password: \"{PASSWORD}\") {{ token }} }}",
+                "mutation {{ portalLogin(organization: \"org-a\", email: \"{}\", password: \"{CUSTOMER_PASSWORD}\") {{ token }} }}",
                 w.whole_email
             ),
             "portalLogin",
         ),
         _ => (
             format!(
-                "mutation {{ portalLogin(organization: \"org-a\", email: \"site@customer.example\", password: \"{PASSWORD}\") {{ token }} }}"
+                "mutation {{ portalLogin(organization: \"org-a\", email: \"site@customer.example\", password: \"{CUSTOMER_PASSWORD}\") {{ token }} }}"
             ),
             "portalLogin",
         ),
     };
-    Some(id(app, None, &query, json!({}), &[path, "token"]).await)
+    Some(app.gql_string(None, &query, json!({}), &[path, "token"]).await)
 }
 
 #[tokio::test]

@@ -40,9 +40,7 @@ use api::graphql::schema::{MAX_COMPLEXITY, MAX_DEPTH};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Staff, TestApp, sent_link};
-
-const PASSWORD: &str = "a customer password";
+use crate::helpers::{Staff, TestApp};
 
 /// Object types a location-only portal user never gets an object of, with
 /// no error to show for it either, and why that is fine.
@@ -76,36 +74,6 @@ struct World {
     balance_cents: i64,
 }
 
-async fn id(app: &TestApp, token: Option<&str>, query: &str, vars: Value, path: &[&str]) -> String {
-    let mut value = app.gql_ok(token, query, vars).await;
-    for key in path {
-        value = value[*key].take();
-    }
-    value.as_str().expect("an id").to_owned()
-}
-
-/// Invites `account`'s contact (for `locations`, or the whole account) and
-/// accepts; returns the portal session.
-async fn sign_up(app: &TestApp, staff: &Staff, account: &str, locations: Option<Vec<&str>>, name: &str) -> String {
-    let invitation = id(
-        app,
-        staff.auth(),
-        "mutation($a: ID!, $l: [ID!]) { inviteToPortal(accountId: $a, locationIds: $l) { id } }",
-        json!({"a": account, "l": locations}),
-        &["inviteToPortal", "id"],
-    )
-    .await;
-    let link = sent_link(app, Uuid::parse_str(&invitation).expect("uuid")).await;
-    id(
-        app,
-        None,
-        "mutation($t: String!, $n: String!, $p: String!) { acceptInvitation(token: $t, name: $n, password: $p) { token } }",
-        json!({"t": link, "n": name, "p": PASSWORD}),
-        &["acceptInvitation", "token"],
-    )
-    .await
-}
-
 /// `createInvoice` billed to `location` (or the whole account) with
 /// `(description, quantity, unit price in cents)` lines.
 async fn invoice(
@@ -120,8 +88,7 @@ async fn invoice(
         .iter()
         .map(|(d, q, c)| json!({"description": d, "quantity": q, "unitPriceCents": c}))
         .collect();
-    id(
-        app,
+    app.gql_string(
         staff.auth(),
         "mutation($input: CreateInvoiceInput!) { createInvoice(input: $input) { id } }",
         json!({"input": {
@@ -153,17 +120,6 @@ async fn pay(app: &TestApp, portal: &str, invoice: &str) -> (String, String) {
     )
 }
 
-async fn request_asset(app: &TestApp, portal: &str, location: &str, asset_type: &str) -> String {
-    id(
-        app,
-        Some(portal),
-        "mutation($l: ID!, $t: ID!) { requestAsset(input: {locationId: $l, assetTypeId: $t, quantity: 1}) { id } }",
-        json!({"l": location, "t": asset_type}),
-        &["requestAsset", "id"],
-    )
-    .await
-}
-
 async fn deployed_asset(app: &TestApp, staff: &Staff, tag: &str, location: &str) -> String {
     let asset = app.create_asset(staff, tag).await;
     app.deploy(staff, &asset, Some(location)).await;
@@ -171,8 +127,7 @@ async fn deployed_asset(app: &TestApp, staff: &Staff, tag: &str, location: &str)
 }
 
 async fn viewer_id(app: &TestApp, portal: &str) -> String {
-    id(
-        app,
+    app.gql_string(
         Some(portal),
         "{ viewer { ... on PortalUser { id } } }",
         json!({}),
@@ -290,24 +245,26 @@ async fn arrange() -> World {
     // The account's owner (whole account) and the other account's owner
     // arrange what the north manager must not see; then the contact on file
     // becomes the north manager, who is granted the north site only.
-    let owner = sign_up(&app, &staff, &two_sites, None, "Two Sites Owner").await;
-    let ungranted_owner = sign_up(&app, &staff, &ungranted, None, "Ungranted Owner").await;
+    let owner = app.invite_and_accept(&staff, &two_sites, None, "Two Sites Owner").await;
+    let ungranted_owner = app.invite_and_accept(&staff, &ungranted, None, "Ungranted Owner").await;
     app.gql_ok(
         staff.auth(),
         "mutation($a: ID!) { updateAccountContact(accountId: $a, input: {email: \"north.manager@twosites.example\"}) { id } }",
         json!({"a": two_sites}),
     )
     .await;
-    let portal = sign_up(&app, &staff, &two_sites, Some(vec![&north]), "North Manager").await;
+    let portal = app
+        .invite_and_accept(&staff, &two_sites, Some(vec![&north]), "North Manager")
+        .await;
 
     let (north_payment, north_reference) = pay(&app, &portal, &north_paid).await;
     let (south_payment, south_reference) = pay(&app, &owner, &south_paid).await;
     let (ungranted_payment, ungranted_reference) = pay(&app, &ungranted_owner, &ungranted_paid).await;
-    let north_request = request_asset(&app, &portal, &north, &asset_type).await;
+    let north_request = app.request_asset(&portal, &north, &asset_type).await;
     // At the granted site, by someone else: visible, its requester not.
-    let owners_north_request = request_asset(&app, &owner, &north, &asset_type).await;
-    let south_request = request_asset(&app, &owner, &south, &asset_type).await;
-    let ungranted_request = request_asset(&app, &ungranted_owner, &ungranted_site, &asset_type).await;
+    let owners_north_request = app.request_asset(&owner, &north, &asset_type).await;
+    let south_request = app.request_asset(&owner, &south, &asset_type).await;
+    let ungranted_request = app.request_asset(&ungranted_owner, &ungranted_site, &asset_type).await;
     let portal_user = viewer_id(&app, &portal).await;
     let owner_user = viewer_id(&app, &owner).await;
     let ungranted_user = viewer_id(&app, &ungranted_owner).await;

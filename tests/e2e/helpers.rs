@@ -19,6 +19,8 @@ use uuid::Uuid;
 
 /// Password of every staff user the harness creates.
 pub const STAFF_PASSWORD: &str = "correct horse battery staple";
+/// The password customers sign up with in tests.
+pub const CUSTOMER_PASSWORD: &str = "a customer password";
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -150,6 +152,54 @@ impl TestApp {
     }
 
     /// Runs a request expected to fail; returns its first error's code.
+    /// Runs `query` and returns the string at `path` of its data (an id, a
+    /// token).
+    pub async fn gql_string(&self, token: Option<&str>, query: &str, vars: Value, path: &[&str]) -> String {
+        let mut value = self.gql_ok(token, query, vars).await;
+        for key in path {
+            value = value[*key].take();
+        }
+        value.as_str().expect("a string at the path").to_owned()
+    }
+
+    /// Invites `account`'s contact (for `locations`, or the whole account)
+    /// and signs up with the emailed link; returns the portal session.
+    pub async fn invite_and_accept(
+        &self,
+        staff: &Staff,
+        account: &str,
+        locations: Option<Vec<&str>>,
+        name: &str,
+    ) -> String {
+        let invitation = self
+            .gql_string(
+                staff.auth(),
+                "mutation($a: ID!, $l: [ID!]) { inviteToPortal(accountId: $a, locationIds: $l) { id } }",
+                json!({"a": account, "l": locations}),
+                &["inviteToPortal", "id"],
+            )
+            .await;
+        let link = sent_link(self, Uuid::parse_str(&invitation).expect("uuid")).await;
+        self.gql_string(
+            None,
+            "mutation($t: String!, $n: String!, $p: String!) { acceptInvitation(token: $t, name: $n, password: $p) { token } }",
+            json!({"t": link, "n": name, "p": CUSTOMER_PASSWORD}),
+            &["acceptInvitation", "token"],
+        )
+        .await
+    }
+
+    /// A portal user's request for one asset; returns its id.
+    pub async fn request_asset(&self, portal: &str, location: &str, asset_type: &str) -> String {
+        self.gql_string(
+            Some(portal),
+            "mutation($l: ID!, $t: ID!) { requestAsset(input: {locationId: $l, assetTypeId: $t, quantity: 1}) { id } }",
+            json!({"l": location, "t": asset_type}),
+            &["requestAsset", "id"],
+        )
+        .await
+    }
+
     pub async fn gql_err(&self, token: Option<&str>, query: &str, variables: Value) -> (String, Value) {
         let response = self.gql(token, query, variables).await;
         let error = response["errors"][0].clone();

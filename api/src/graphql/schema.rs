@@ -67,10 +67,7 @@ pub enum IntrospectionUse {
 /// through fragments too).
 #[must_use]
 pub fn introspection_use(doc: &ExecutableDocument) -> IntrospectionUse {
-    let mut names = Vec::new();
-    for (_, operation) in doc.operations.iter() {
-        collect_root_fields(doc, &operation.node.selection_set.node, &mut names, 0);
-    }
+    let names = root_field_names(doc);
     let introspects = names.iter().any(|n| *n == "__schema" || *n == "__type");
     let data = names.iter().any(|n| !n.starts_with("__"));
     match (introspects, data) {
@@ -78,6 +75,15 @@ pub fn introspection_use(doc: &ExecutableDocument) -> IntrospectionUse {
         (true, false) => IntrospectionUse::Only,
         (true, true) => IntrospectionUse::Mixed,
     }
+}
+
+/// The root fields every operation of `doc` selects, through fragments.
+fn root_field_names(doc: &ExecutableDocument) -> Vec<&str> {
+    let mut names = Vec::new();
+    for (_, operation) in doc.operations.iter() {
+        collect_root_fields(doc, &operation.node.selection_set.node, &mut names, 0);
+    }
+    names
 }
 
 fn collect_root_fields<'a>(
@@ -137,23 +143,26 @@ pub fn operation_label(request: &mut async_graphql::Request) -> String {
 /// the path of their field), else `label`.
 #[must_use]
 pub fn label_after(label: String, response: &async_graphql::Response) -> String {
-    let rejected = !response.errors.is_empty()
+    if is_request_error(response) {
+        "invalid".to_owned()
+    } else {
+        label
+    }
+}
+
+/// Whether a response is a request error: the document did not parse or
+/// validate, or was refused before execution (no data, and errors without a
+/// path; execution errors carry the path of their field).
+#[must_use]
+pub fn is_request_error(response: &async_graphql::Response) -> bool {
+    !response.errors.is_empty()
         && matches!(response.data, async_graphql::Value::Null)
-        && response.errors.iter().all(|e| e.path.is_empty());
-    if rejected { "invalid".to_owned() } else { label }
+        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// `accounts`, `staffLogin`, or `account+viewer` for several root fields.
 fn root_fields(doc: &ExecutableDocument) -> String {
-    let mut names: Vec<&str> = doc
-        .operations
-        .iter()
-        .flat_map(|(_, op)| op.node.selection_set.node.items.iter())
-        .filter_map(|sel| match &sel.node {
-            Selection::Field(field) => Some(field.node.name.node.as_str()),
-            _ => None,
-        })
-        .collect();
+    let mut names = root_field_names(doc);
     names.sort_unstable();
     names.dedup();
     names.truncate(3);

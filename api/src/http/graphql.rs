@@ -31,7 +31,9 @@ use crate::{
     graphql::{
         context::ClientAddr,
         loaders::Loaders,
-        schema::{IntrospectionUse, introspection_use, label_after, operation_label, strip_suggestions},
+        schema::{
+            IntrospectionUse, introspection_use, is_request_error, label_after, operation_label, strip_suggestions,
+        },
     },
 };
 
@@ -324,15 +326,6 @@ async fn execute(
         .metrics
         .observe_graphql(&label, started.elapsed(), response.errors.is_empty());
     answer(response, media, StatusCode::BAD_REQUEST)
-}
-
-/// Whether a response is a request error: the document did not parse or
-/// validate (no data, and errors without a path; execution errors carry the
-/// path of their field).
-fn is_request_error(response: &async_graphql::Response) -> bool {
-    !response.errors.is_empty()
-        && matches!(response.data, async_graphql::Value::Null)
-        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// Serializes a response in `media`: under `application/graphql-response+json`
