@@ -1,5 +1,6 @@
 //! The npm packages the end-to-end tests run with Node (pinned by
-//! `tests/js/package-lock.json`): installed on first use with `npm ci`, so
+//! `tests/js/package-lock.json`) and the browser they drive (Debian's
+//! `chromium`): installed on first use (`npm ci`, `apt-get install`), so
 //! that `cargo test` sets itself up on a fresh machine.
 
 use std::{
@@ -47,4 +48,45 @@ pub fn ensure_packages() -> PathBuf {
         assert!(status.success(), "npm ci in {} failed: {status}", dir.display());
     }
     dir
+}
+
+/// Where the browser tests expect Chromium (Debian's package `chromium`).
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Serialises Chromium installs between the tests of one process.
+static CHROMIUM_INSTALL: Mutex<()> = Mutex::new(());
+
+/// Makes sure Debian's `chromium` is installed, running `apt-get install
+/// chromium` (and saying so) when [`CHROMIUM`] is missing; returns its path.
+///
+/// # Panics
+/// When it is missing and cannot be installed (apt-get needs root): the
+/// browser tests cannot run, and say why instead of skipping.
+pub fn ensure_chromium() -> &'static Path {
+    let path = Path::new(CHROMIUM);
+    let _guard = CHROMIUM_INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !path.exists() {
+        eprintln!("installing Debian's chromium for the browser tests (apt-get install chromium)");
+        let apt = |args: &[&str]| {
+            Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .unwrap_or_else(|e| panic!("running apt-get to install chromium (or install it yourself): {e}"))
+        };
+        let install = ["install", "-y", "-q", "--no-install-recommends", "chromium"];
+        let mut status = apt(&install);
+        if !status.success() {
+            eprintln!("apt-get install failed: refreshing the package lists (apt-get update) and trying again");
+            apt(&["update", "-q"]);
+            status = apt(&install);
+        }
+        assert!(
+            status.success() && path.exists(),
+            "apt-get install chromium failed ({status}); install Debian's chromium (needs root)"
+        );
+    }
+    path
 }

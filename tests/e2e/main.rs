@@ -9,6 +9,7 @@ mod accounts;
 mod asset_requests;
 mod authorization;
 mod bad_input;
+mod browser;
 mod cors_compression;
 mod delivery;
 mod grant_walk;

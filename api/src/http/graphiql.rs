@@ -189,10 +189,20 @@ fn page(with_graphiql: bool) -> &'static str {
 
 // --- What the console starts with -------------------------------------------
 
-const SIGN_IN_QUERY: &str = r"# Sign in: put your email and password in
-# Variables (below), then run (Ctrl+Enter).
-# Copy `token` into the Viewer tab's Headers.
+/// One tab the console opens with: the worked operations of README.md's
+/// "A first session in GraphiQL", word for word (a test checks README still
+/// shows each one). GraphiQL names a tab after its operation, so `title` is
+/// the operation's name.
+struct Tab {
+    title: &'static str,
+    query: &'static str,
+    variables: &'static str,
+}
 
+const SIGN_IN_QUERY: &str = r"# Sign in: put your email and password in Variables
+# (below), then run it (Ctrl+Enter). From then on this
+# page sends the session's token with every request, on
+# every tab (kept in this page only: reload to sign out).
 mutation StaffLogin($email: String!, $password: String!) {
   staffLogin(email: $email, password: $password) {
     token
@@ -201,56 +211,103 @@ mutation StaffLogin($email: String!, $password: String!) {
 }
 ";
 
-const SIGN_IN_VARIABLES: &str = "{\n  \"email\": \"\",\n  \"password\": \"\"\n}";
-
-const EXAMPLE_QUERY: &str = r#"# Customer Portal API: staff console.
-#
-# 1. Sign in on the StaffLogin tab and copy
-#    `token` from its result.
-# 2. Paste it into Headers (below) on this tab:
-#    {"Authorization": "Bearer <token>"}
-# 3. Run this query, or any other: the Docs
-#    panel (top left) lists the whole schema.
-
-query Viewer {
-  viewer {
-    __typename
-    ... on StaffUser {
+const ACCOUNTS_QUERY: &str = r"query Accounts {
+  accounts(first: 10) {
+    totalCount
+    nodes {
+      id
+      number
       name
-      email
-      organization {
-        name
-        slug
+      contact { name email }
+      portalStatus
+      balanceDue { formatted }
+      locations {
+        nodes {
+          name
+          address { line1 city region }
+          assets { nodes { tag status assetType { name } deployedAt } }
+        }
       }
     }
+    pageInfo { hasNextPage endCursor }
   }
 }
-"#;
+";
 
-const AUTHORIZATION_HINT: &str = "{\n  \"Authorization\": \"Bearer <token from staffLogin>\"\n}";
+const INVITE_QUERY: &str = r"mutation Invite($accountId: ID!) {
+  inviteToPortal(accountId: $accountId) {
+    id status email expiresAt
+    delivery { status recipient subject }
+  }
+}
+";
+
+const DELIVERIES_QUERY: &str = r"query FailedEmails {
+  emailDeliveries(status: FAILED) {
+    nodes { id kind recipient status attempts lastError }
+  }
+}
+";
+
+const ACCESS_QUERY: &str = r"query Access($accountId: ID!) {
+  account(id: $accountId) {
+    portalStatus
+    portalUsers { id email lastSignInAt }
+    auditLog(first: 20) { nodes { occurredAt action actor detail } }
+  }
+}
+";
+
+const SIGN_IN_VARIABLES: &str = "{\n  \"email\": \"\",\n  \"password\": \"\"\n}";
+const ACCOUNT_VARIABLES: &str = "{\n  \"accountId\": \"<an id from Accounts>\"\n}";
+
+/// The tabs, in order; the first is the one a first visit shows.
+const TABS: [Tab; 5] = [
+    Tab {
+        title: "StaffLogin",
+        query: SIGN_IN_QUERY,
+        variables: SIGN_IN_VARIABLES,
+    },
+    Tab {
+        title: "Accounts",
+        query: ACCOUNTS_QUERY,
+        variables: "",
+    },
+    Tab {
+        title: "Invite",
+        query: INVITE_QUERY,
+        variables: ACCOUNT_VARIABLES,
+    },
+    Tab {
+        title: "FailedEmails",
+        query: DELIVERIES_QUERY,
+        variables: "",
+    },
+    Tab {
+        title: "Access",
+        query: ACCESS_QUERY,
+        variables: ACCOUNT_VARIABLES,
+    },
+];
 
 /// The start-up settings both pages read from a JSON data block (inert:
 /// the Content-Security-Policy only runs same-origin script files).
 fn config_json() -> String {
-    let tab = |title: &str, query: &str, variables: &str, headers: &str| {
-        format!(
-            "{{\"title\":{},\"query\":{},\"variables\":{},\"headers\":{}}}",
-            json_string(title),
-            json_string(query),
-            json_string(variables),
-            json_string(headers)
-        )
-    };
-    // GraphiQL shows the first tab with `defaultHeaders` (and no variables)
-    // on a first visit, so the first tab is the one that needs the token; the
-    // fallback console starts on the sign-in tab (`consoleTab`).
+    let tabs: Vec<String> = TABS
+        .iter()
+        .map(|tab| {
+            format!(
+                "{{\"title\":{},\"query\":{},\"variables\":{}}}",
+                json_string(tab.title),
+                json_string(tab.query),
+                json_string(tab.variables)
+            )
+        })
+        .collect();
     format!(
-        "{{\"url\":{},\"defaultQuery\":{},\"defaultHeaders\":{},\"tabs\":[{},{}],\"consoleTab\":1}}",
+        "{{\"url\":{},\"tabs\":[{}]}}",
         json_string(GRAPHQL_PATH),
-        json_string(EXAMPLE_QUERY),
-        json_string(AUTHORIZATION_HINT),
-        tab("Viewer", EXAMPLE_QUERY, "", AUTHORIZATION_HINT),
-        tab("StaffLogin", SIGN_IN_QUERY, SIGN_IN_VARIABLES, ""),
+        tabs.join(",")
     )
 }
 
@@ -385,29 +442,87 @@ to the npm registry, then rebuild the api (<code>cargo build -p api</code>); a b
     )
 }
 
-/// Starts GraphiQL with the settings from the page's JSON block.
+/// Starts GraphiQL with the settings from the page's JSON block, with a
+/// fetcher that signs the page in: the token a `staffLogin` answers is sent
+/// as `Authorization` with every later request (unless the Headers editor
+/// names another), and GraphiQL is given a new fetcher so it loads the schema
+/// again, now as staff.
 const START_GRAPHIQL_JS: &str = r"// Starts GraphiQL for the Customer Portal api (api/src/http/graphiql.rs).
 // React, ReactDOM and GraphiQL were loaded from the api itself, not a CDN.
 (function () {
   'use strict';
   var container = document.getElementById('graphiql');
-  try {
-    var config = JSON.parse(document.getElementById('graphiql-config').textContent);
-    ReactDOM.createRoot(container).render(
+  var root = null;
+  var config = null;
+  // The session a staffLogin on this page started. In memory only: a reload
+  // (or closing the tab) forgets it, and it is never written to storage.
+  var token = null;
+
+  function isAuthorization(name) { return name.toLowerCase() === 'authorization'; }
+
+  // The headers to send: the editor's, with the session's token unless the
+  // editor names a real Authorization of its own (a placeholder is dropped).
+  function withSession(headers) {
+    var out = {};
+    var own = null;
+    Object.keys(headers || {}).forEach(function (name) {
+      if (isAuthorization(name)) {
+        if (String(headers[name]).indexOf('<') === -1) { own = headers[name]; }
+      } else {
+        out[name] = headers[name];
+      }
+    });
+    if (own !== null) {
+      out.Authorization = own;
+    } else if (token !== null) {
+      out.Authorization = 'Bearer ' + token;
+    }
+    return out;
+  }
+
+  function remember(result) {
+    var session = result && result.data && result.data.staffLogin;
+    if (session && typeof session.token === 'string' && session.token !== token) {
+      token = session.token;
+      // A new fetcher makes GraphiQL introspect again: Docs and completion
+      // appear now that the page is signed in.
+      window.setTimeout(render, 0);
+    }
+    return result;
+  }
+
+  function makeFetcher() {
+    // Plain JSON over HTTP (the api has no incremental delivery): each call
+    // answers one promise of the result, which `remember` can read.
+    var base = GraphiQL.createFetcher({ url: config.url, enableIncrementalDelivery: false });
+    return function (params, options) {
+      var next = Object.assign({}, options, { headers: withSession(options && options.headers) });
+      var result = base(params, next);
+      return result && typeof result.then === 'function' ? result.then(remember) : result;
+    };
+  }
+
+  function render() {
+    root.render(
       React.createElement(GraphiQL, {
-        fetcher: GraphiQL.createFetcher({ url: config.url }),
-        defaultQuery: config.defaultQuery,
-        defaultHeaders: config.defaultHeaders,
+        fetcher: makeFetcher(),
+        defaultQuery: config.tabs[0].query,
         defaultTabs: config.tabs,
         defaultEditorToolsVisibility: true,
         // Tabs, queries and variables (the sign-in password too) live in
         // sessionStorage: they survive a reload but not closing the browser
         // tab, so nothing is left behind on a shared staff machine. Headers
-        // (the token) are not stored at all.
+        // are not stored at all.
         storage: window.sessionStorage,
         shouldPersistHeaders: false
       })
     );
+  }
+
+  try {
+    config = JSON.parse(document.getElementById('graphiql-config').textContent);
+    root = ReactDOM.createRoot(container);
+    render();
   } catch (error) {
     container.textContent = 'GraphiQL failed to start: ' + error;
   }
@@ -437,8 +552,8 @@ const START_CONSOLE_JS: &str = r"// Fallback GraphQL console for builds without 
     operation.value = '';
   }
   example.addEventListener('change', function () { load(Number(example.value)); });
-  example.value = String(config.consoleTab || 0);
-  load(config.consoleTab || 0);
+  example.value = '0';
+  load(0);
 
   function send() {
     var parsed = null;
@@ -545,20 +660,42 @@ mod tests {
     }
 
     #[test]
-    fn config_block_is_valid_json_with_the_sign_in_hints() {
+    fn config_block_is_valid_json_with_the_tabs() {
         let config: serde_json::Value = serde_json::from_str(&config_json()).expect("valid JSON");
         assert_eq!(config["url"], "/graphql");
+        let tabs = config["tabs"].as_array().expect("tabs");
+        assert_eq!(tabs.len(), TABS.len());
         assert!(
-            config["defaultHeaders"]
-                .as_str()
-                .is_some_and(|text| text.contains("Bearer <token from staffLogin>"))
-        );
-        assert!(
-            config["tabs"][1]["query"]
+            tabs[0]["query"]
                 .as_str()
                 .is_some_and(|text| text.contains("staffLogin("))
         );
+        for tab in tabs {
+            let variables = tab["variables"].as_str().expect("variables");
+            if !variables.is_empty() {
+                serde_json::from_str::<serde_json::Value>(variables).expect("variables are JSON");
+            }
+        }
         assert_eq!(json_string("</script>"), "\"<\\/script>\"");
+    }
+
+    /// The tabs' comment lines are the console's own; the rest is README's.
+    #[test]
+    fn readme_shows_every_tab_word_for_word() {
+        let readme = include_str!("../../../README.md");
+        for tab in &TABS {
+            let document: String = tab
+                .query
+                .lines()
+                .filter(|line| !line.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(
+                readme.contains(document.trim()),
+                "README.md does not show the {:?} tab's document:\n{document}",
+                tab.title
+            );
+        }
     }
 
     #[tokio::test]

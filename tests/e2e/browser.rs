@@ -1,0 +1,166 @@
+//! Headless Chromium (Debian's `chromium`, driven by playwright-core from
+//! `tests/js`) against the real api: the staff GraphiQL console, and CORS as
+//! a page on another origin sees it.
+
+use std::{path::PathBuf, process::Command};
+
+use serde_json::Value;
+
+use crate::helpers::{STAFF_PASSWORD, TestApp};
+
+/// Runs `tests/js/<script>` with `args`; its one line of JSON output.
+async fn node(script: &str, args: Vec<String>) -> Value {
+    let chromium = testkit::node::ensure_chromium();
+    let dir = testkit::node::ensure_packages();
+    let script = dir.join(script);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args(args)
+            .env("CHROMIUM", chromium)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run node (install Node.js 20)");
+    assert!(
+        output.status.success(),
+        "the browser script failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("the script's JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn screenshot(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("portal-tests");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir.join(name)
+}
+
+#[tokio::test]
+async fn staff_sign_in_on_graphiql_see_the_docs_and_run_the_readme_accounts_query() {
+    assert!(
+        api::http::graphiql::bundles_available(),
+        "this build has no GraphiQL bundles (the npm registry was not reachable from api/build.rs)"
+    );
+    let app = TestApp::spawn().await;
+    let staff = app.staff("acme").await;
+    app.create_account(&staff, "C-1", "Riverside Construction", Some("maria@riverside.example"))
+        .await;
+    app.create_account(&staff, "C-2", "Harbor Events", None).await;
+    let shot = screenshot("graphiql.png");
+    let page = node(
+        "graphiql-browser.mjs",
+        vec![
+            app.address.clone(),
+            staff.email.clone(),
+            STAFF_PASSWORD.to_owned(),
+            shot.display().to_string(),
+        ],
+    )
+    .await;
+    eprintln!("GraphiQL screenshot: {}", shot.display());
+
+    let tabs: Vec<&str> = page["tabs"]
+        .as_array()
+        .expect("tabs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(tabs, ["StaffLogin", "Accounts", "Invite", "FailedEmails", "Access"]);
+
+    let token = page["signIn"]["data"]["staffLogin"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("staffLogin in GraphiQL: {}", page["signIn"]));
+
+    let docs = page["docs"].as_str().expect("docs text");
+    assert!(docs.contains("All Schema Types"), "Docs shows no schema: {docs}");
+    assert!(docs.contains("Account"), "Docs lists no Account: {docs}");
+    assert!(docs.contains("accounts"), "Docs shows no Query.accounts: {docs}");
+
+    let accounts = &page["accounts"];
+    assert!(accounts["errors"].is_null(), "the Accounts tab: {accounts}");
+    assert_eq!(accounts["data"]["accounts"]["totalCount"], 2, "{accounts}");
+    let names: Vec<&str> = accounts["data"]["accounts"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|node| node["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 2, "{accounts}");
+    assert!(names.contains(&"Riverside Construction"), "{accounts}");
+
+    // Where the token went: nothing before signing in, then the session's
+    // token on every request, the schema's reload included.
+    let requests = page["requests"].as_array().expect("requests");
+    let bearer = format!("Bearer {token}");
+    let sign_in = requests
+        .iter()
+        .position(|r| r["operationName"] == "StaffLogin")
+        .expect("the sign-in request");
+    assert!(
+        requests[..=sign_in].iter().all(|r| r["authorization"].is_null()),
+        "requests before signing in carried a token: {requests:?}"
+    );
+    let after = &requests[sign_in + 1..];
+    assert!(
+        after.iter().any(|r| r["introspection"] == true),
+        "GraphiQL did not load the schema again after signing in: {requests:?}"
+    );
+    assert!(
+        after.iter().all(|r| r["authorization"] == bearer.as_str()),
+        "a request after signing in went without the session's token: {requests:?}"
+    );
+}
+
+/// A free loopback port (a later bind by someone else could take it; the
+/// script binds it at once).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+#[tokio::test]
+async fn a_page_on_an_allowed_origin_calls_the_api_and_another_origin_is_blocked() {
+    let (allowed, other) = (free_port(), free_port());
+    let origin = format!("http://127.0.0.1:{allowed}");
+    let app = TestApp::spawn_with(&[("CORS_ALLOWED_ORIGINS", &origin)]).await;
+    let staff = app.staff("acme").await;
+    let result = node(
+        "cors-browser.mjs",
+        vec![
+            format!("{}/graphql", app.address),
+            staff.token.clone(),
+            allowed.to_string(),
+            other.to_string(),
+        ],
+    )
+    .await;
+
+    let allowed = &result["allowed"];
+    assert_eq!(allowed["origin"], origin.as_str());
+    assert_eq!(allowed["ok"], true, "the allowed origin's fetch failed: {allowed}");
+    assert_eq!(allowed["status"], 200, "{allowed}");
+    assert_eq!(
+        allowed["body"]["data"]["viewer"]["__typename"], "StaffUser",
+        "the token went with the request: {allowed}"
+    );
+    assert!(
+        allowed["requestId"].as_str().is_some_and(|id| !id.is_empty()),
+        "x-request-id is readable: {allowed}"
+    );
+
+    let other = &result["other"];
+    assert_eq!(other["ok"], false, "another origin's page read the answer: {other}");
+    assert!(
+        other["error"].as_str().is_some_and(|e| e.contains("Failed to fetch")),
+        "{other}"
+    );
+    assert!(
+        other["console"].to_string().contains("CORS policy"),
+        "Chromium names CORS as the reason: {other}"
+    );
+}
