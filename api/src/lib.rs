@@ -22,7 +22,7 @@ use axum::{
     middleware,
     routing::get,
 };
-use common::{Settings, db::StatementCounter};
+use common::{Settings, db::StatementCounter, events::Events};
 use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -115,7 +115,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("binding LISTEN_ADDR {}", settings.listen_addr))?;
-        let (queue, embedded, limiter) = match &redis {
+        let (queue, embedded, limiter, events) = match &redis {
             Some(conn) => (
                 JobQueue::redis(
                     conn.clone(),
@@ -124,11 +124,13 @@ impl Application {
                 ),
                 None,
                 RateLimiter::redis(conn.clone(), &settings.queue_namespace),
+                Events::redis(conn.clone(), &settings.queue_namespace),
             ),
             None => {
-                let embedded =
-                    worker::embedded::start(db.clone(), &settings).context("starting the in-process email queue")?;
-                (embedded.queue(), Some(embedded), RateLimiter::in_memory())
+                let events = Events::in_process();
+                let embedded = worker::embedded::start(db.clone(), &settings, events.clone())
+                    .context("starting the in-process email queue")?;
+                (embedded.queue(), Some(embedded), RateLimiter::in_memory(), events)
             }
         };
         let graphql_permits = Arc::new(tokio::sync::Semaphore::new(settings.graphql_max_concurrency as usize));
@@ -138,6 +140,7 @@ impl Application {
             queue,
             limiter: Arc::new(limiter),
             payment_gateway,
+            events,
         };
         let state = AppState {
             schema: build_schema(Some(data.clone())),
@@ -196,6 +199,7 @@ impl Application {
         let sweeper = worker::sweeper::spawn(
             self.state.data.db.clone(),
             self.state.data.queue.clone(),
+            self.state.data.events.clone(),
             std::time::Duration::from_millis(settings.outbox_sweep_interval_ms),
             settings.outbox_redeliver_after(),
             async move {
@@ -203,6 +207,18 @@ impl Application {
                 let _ = stopped.wait_for(|stop| *stop).await;
             },
         );
+        // Every api process hears every process's live events (Redis pub/sub).
+        let relay = settings.redis_url.clone().map(|url| {
+            let events = self.state.data.events.clone();
+            let mut stopped = stop.subscribe();
+            tokio::spawn(async move {
+                events
+                    .relay(&url, async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await;
+            })
+        });
         tracing::info!(%addr, "api listening");
         let served = axum::serve(
             self.listener,
@@ -212,6 +228,9 @@ impl Application {
         .await;
         let _ = stop.send(true);
         let _ = sweeper.await;
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
         if let Some(embedded) = self.embedded {
             embedded.shutdown(EMAIL_DRAIN_GRACE).await;
         }
@@ -253,6 +272,7 @@ pub fn router(state: AppState) -> Router {
             "/graphql",
             get(http::graphql::graphql_get).post(http::graphql::graphql_handler),
         )
+        .route("/graphql/ws", get(http::ws::graphql_ws))
         .route("/portal/accept", get(http::accept::accept_page))
         .route("/portal/accept", axum::routing::post(http::accept::accept_submit))
         .route(

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod outbox;
 pub mod redact;
 pub mod redis_conn;

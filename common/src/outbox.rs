@@ -192,6 +192,18 @@ fn truncate(error: &str) -> String {
     error.chars().take(500).collect()
 }
 
+/// A row [`take_due`] took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// The delivery.
+    pub id: Uuid,
+    /// Its organization.
+    pub organization_id: Uuid,
+    /// It was RETRYING (now QUEUED again); otherwise it was a QUEUED row
+    /// nobody had picked up.
+    pub was_retrying: bool,
+}
+
 /// Finds rows the sweeper should push now: QUEUED ones nobody picked up in
 /// time, RETRYING ones that are due, none under a live lease. Each returned
 /// id was taken with a conditional UPDATE that moves it to QUEUED and sets
@@ -204,12 +216,14 @@ pub async fn take_due(
     db: &impl ConnectionTrait,
     limit: u64,
     redeliver_after: std::time::Duration,
-) -> Result<Vec<Uuid>, DbErr> {
+) -> Result<Vec<Due>, DbErr> {
     let now = Utc::now();
-    let candidates: Vec<(Uuid, DateTime<Utc>)> = email_delivery::Entity::find()
+    let candidates: Vec<(Uuid, DateTime<Utc>, Uuid, DeliveryStatus)> = email_delivery::Entity::find()
         .select_only()
         .column(email_delivery::Column::Id)
         .column(email_delivery::Column::NextAttemptAt)
+        .column(email_delivery::Column::OrganizationId)
+        .column(email_delivery::Column::Status)
         .filter(email_delivery::Column::Status.is_in([DeliveryStatus::Queued, DeliveryStatus::Retrying]))
         .filter(email_delivery::Column::NextAttemptAt.lte(now))
         .filter(unleased(now))
@@ -219,7 +233,7 @@ pub async fn take_due(
         .all(db)
         .await?;
     let mut taken = Vec::with_capacity(candidates.len());
-    for (id, seen_next_attempt) in candidates {
+    for (id, seen_next_attempt, organization_id, status) in candidates {
         let result = email_delivery::Entity::update_many()
             .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Queued))
             .col_expr(
@@ -232,7 +246,11 @@ pub async fn take_due(
             .exec(db)
             .await?;
         if result.rows_affected == 1 {
-            taken.push(id);
+            taken.push(Due {
+                id,
+                organization_id,
+                was_retrying: status == DeliveryStatus::Retrying,
+            });
         }
     }
     Ok(taken)

@@ -24,6 +24,17 @@ pub async fn list(
     super::paginate(db, query, email_delivery::Column::Id, page, want_total).await
 }
 
+/// One email delivery of the organization, if there is one with this id.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn find(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<Option<email_delivery::Model>, ApiError> {
+    Ok(email_delivery::Entity::find_by_id(id)
+        .filter(email_delivery::Column::OrganizationId.eq(org))
+        .one(db)
+        .await?)
+}
+
 /// Puts a FAILED delivery back on the queue; the caller pushes it.
 ///
 /// # Errors

@@ -58,6 +58,20 @@ pub enum ApiError {
     /// The invoice is already paid or void.
     #[error("this invoice cannot be paid (already paid or void)")]
     InvoiceNotPayable,
+    /// A websocket connection already has as many subscriptions open as it
+    /// may.
+    #[error("this connection already has {limit} subscriptions open; complete one first")]
+    TooManySubscriptions {
+        /// Subscriptions one connection may have open.
+        limit: usize,
+    },
+    /// A subscriber fell too far behind the events and missed some; the
+    /// subscription ended (subscribe again, and read the current state).
+    #[error("this subscription fell {missed} events behind and was ended; subscribe again")]
+    SubscriptionLagged {
+        /// Events it missed.
+        missed: u64,
+    },
     /// Anything unexpected. Logged with its cause; clients see no details.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -93,6 +107,8 @@ impl ApiError {
             Self::PaymentsNotEnabled => "PAYMENTS_NOT_ENABLED",
             Self::PaymentDeclined => "PAYMENT_DECLINED",
             Self::InvoiceNotPayable => "INVOICE_NOT_PAYABLE",
+            Self::TooManySubscriptions { .. } => "TOO_MANY_SUBSCRIPTIONS",
+            Self::SubscriptionLagged { .. } => "SUBSCRIPTION_LAGGED",
             Self::Internal(_) => "INTERNAL",
         }
     }

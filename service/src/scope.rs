@@ -101,7 +101,7 @@ impl Scope {
     pub fn accounts(&self) -> Condition {
         let mut cond = Condition::all().add(account::Column::OrganizationId.eq(self.organization_id));
         if let Some(grants) = self.grants() {
-            cond = cond.add(account::Column::Id.is_in(grants.accounts.iter().copied()));
+            cond = cond.add(any_in(&[(account::Column::Id, &grants.accounts)], account::Column::Id));
         }
         cond
     }
@@ -111,11 +111,13 @@ impl Scope {
     pub fn locations(&self) -> Condition {
         let mut cond = Condition::all().add(location::Column::OrganizationId.eq(self.organization_id));
         if let Some(grants) = self.grants() {
-            cond = cond.add(
-                Condition::any()
-                    .add(location::Column::AccountId.is_in(grants.whole_accounts.iter().copied()))
-                    .add(location::Column::Id.is_in(grants.locations.iter().copied())),
-            );
+            cond = cond.add(any_in(
+                &[
+                    (location::Column::AccountId, &grants.whole_accounts),
+                    (location::Column::Id, &grants.locations),
+                ],
+                location::Column::Id,
+            ));
         }
         cond
     }
@@ -158,11 +160,13 @@ impl Scope {
     pub fn invoices(&self) -> Condition {
         let mut cond = Condition::all().add(invoice::Column::OrganizationId.eq(self.organization_id));
         if let Some(grants) = self.grants() {
-            cond = cond.add(
-                Condition::any()
-                    .add(invoice::Column::AccountId.is_in(grants.whole_accounts.iter().copied()))
-                    .add(invoice::Column::LocationId.is_in(grants.locations.iter().copied())),
-            );
+            cond = cond.add(any_in(
+                &[
+                    (invoice::Column::AccountId, &grants.whole_accounts),
+                    (invoice::Column::LocationId, &grants.locations),
+                ],
+                invoice::Column::Id,
+            ));
         }
         cond
     }
@@ -222,4 +226,22 @@ impl Scope {
             .cond_where(self.invoices().add(invoice::Column::Id.is_in(ids.iter().copied())))
             .to_owned()
     }
+}
+
+/// `column IN (ids) OR …` over the non-empty id sets only; with none, a
+/// condition no row meets (`key IS NULL` on the primary key).
+///
+/// An empty `IN ()` would be written as a comparison of two bound values
+/// (`$9 = $10`), which a prepared statement's generic plan cannot fold: the
+/// `OR` then cannot use an index and PostgreSQL scans the whole table.
+fn any_in<C: ColumnTrait>(branches: &[(C, &HashSet<Uuid>)], key: C) -> Condition {
+    let mut any = Condition::any();
+    let mut none = true;
+    for (column, ids) in branches {
+        if !ids.is_empty() {
+            any = any.add(column.is_in(ids.iter().copied()));
+            none = false;
+        }
+    }
+    if none { any.add(key.is_null()) } else { any }
 }

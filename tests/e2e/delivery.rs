@@ -527,11 +527,14 @@ async fn without_smtp_the_embedded_queue_writes_each_email_as_an_eml_file() {
     .await;
     assert!(app.settings.redis_url.is_none() && app.settings.smtp_url.is_none());
     let invited = invite(&app, 2).await;
-    let embedded = worker::embedded::start(app.db.clone(), &app.settings).expect("start in-process jobs");
+    let events = common::events::Events::in_process();
+    let embedded =
+        worker::embedded::start(app.db.clone(), &app.settings, events.clone()).expect("start in-process jobs");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper = worker::sweeper::spawn(
         app.db.clone(),
         embedded.queue(),
+        events,
         app.settings.outbox_sweep_interval(),
         app.settings.outbox_redeliver_after(),
         async move {
@@ -580,6 +583,7 @@ fn context(app: &TestApp) -> JobContext {
         app.db.clone(),
         &app.settings,
         format!("test-{}", Uuid::now_v7().simple()),
+        common::events::Events::in_process(),
     )
     .expect("job context")
 }

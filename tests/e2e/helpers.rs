@@ -42,8 +42,9 @@ pub struct TestApp {
     pub settings: Settings,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    /// Removed when the app is dropped (after the server has stopped).
-    _database: TestDatabase,
+    /// Removed when the app is dropped (after the server has stopped);
+    /// `None` for a second process on another app's database.
+    _database: Option<TestDatabase>,
 }
 
 /// A staff user signed in.
@@ -80,6 +81,29 @@ impl TestApp {
         for (k, v) in extra {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
+        Self::start(env, Some(database)).await
+    }
+
+    /// A second api process beside `first`, as behind a load balancer: the
+    /// same database, Redis, queue namespace and outbox directory, its own
+    /// port.
+    pub async fn spawn_beside(first: &TestApp) -> Self {
+        use secrecy::ExposeSecret as _;
+        let s = &first.settings;
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), s.database_url.expose_secret().to_owned()),
+            ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
+            ("QUEUE_NAMESPACE".into(), s.queue_namespace.clone()),
+            ("MAIL_OUTBOX_DIR".into(), s.mail_outbox_dir.display().to_string()),
+        ]);
+        if let Some(redis) = &s.redis_url {
+            env.insert("REDIS_URL".into(), redis.expose_secret().to_owned());
+        }
+        Self::start(env, None).await
+    }
+
+    async fn start(env: HashMap<String, String>, database: Option<TestDatabase>) -> Self {
+        LazyLock::force(&TRACING);
         let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
         let app = Application::build(settings.clone()).await.expect("build the api");
         let port = app.local_addr().expect("bound").port();

@@ -30,4 +30,5 @@ mod scans;
 mod seed;
 mod staff_login;
 mod statements;
+mod subscriptions;
 mod worker_helpers;

@@ -168,7 +168,10 @@ static RUNS: AtomicU64 = AtomicU64::new(0);
 fn counting(_db: &DatabaseConnection, _now: chrono::DateTime<Utc>) -> ScanFuture<'_> {
     Box::pin(async {
         RUNS.fetch_add(1, Ordering::SeqCst);
-        Ok(1)
+        Ok(service::scans::Report {
+            acted: 1,
+            events: Vec::new(),
+        })
     })
 }
 
@@ -181,7 +184,35 @@ async fn a_schedule_runs_each_scan_once_per_period_of_its_own() {
         run: counting,
     };
     let mut schedule = Schedule::new(&[hourly]);
-    assert_eq!(schedule.tick(&app.db).await, 1, "due at the first tick");
-    assert_eq!(schedule.tick(&app.db).await, 0, "not again within its period");
+    assert_eq!(schedule.tick(&app.db).await.acted, 1, "due at the first tick");
+    assert_eq!(schedule.tick(&app.db).await.acted, 0, "not again within its period");
     assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_expiry_scan_reports_each_expired_accounts_portal_status_for_subscriptions() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff("acme").await;
+    let account = app
+        .create_account(&staff, "A-1", "Customer 1", Some("contact@customer.example"))
+        .await;
+    let invitation = invite(&app, &staff, &account).await;
+    lapse(&app, &[invitation]).await;
+    let expires_at = invitation::Entity::find_by_id(invitation)
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("the invitation")
+        .expires_at;
+    let report = (expire_invitations::SCAN.run)(&app.db, Utc::now()).await.expect("scan");
+    assert_eq!(report.acted, 1);
+    assert_eq!(
+        report.events,
+        [common::events::Event::PortalStatusChanged {
+            organization_id: staff.organization_id,
+            account_id: Uuid::parse_str(&account).expect("uuid"),
+            portal_status: entity::PortalStatus::NotConnected,
+            occurred_at: expires_at,
+        }]
+    );
 }

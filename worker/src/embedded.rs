@@ -9,12 +9,13 @@
 //!
 //! ```no_run
 //! # async fn example(db: sea_orm::DatabaseConnection, settings: common::Settings) -> anyhow::Result<()> {
-//! let embedded = worker::embedded::start(db.clone(), &settings)?;
+//! let embedded = worker::embedded::start(db.clone(), &settings, common::events::Events::in_process())?;
 //! let queue = embedded.queue(); // push after each commit
 //! let (stop_sweeper, stopped) = tokio::sync::oneshot::channel::<()>();
 //! let sweeper = worker::sweeper::spawn(
 //!     db,
 //!     queue.clone(),
+//!     common::events::Events::in_process(),
 //!     settings.outbox_sweep_interval(),
 //!     settings.outbox_redeliver_after(),
 //!     async move { let _ = stopped.await; },
@@ -28,7 +29,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use common::{Settings, outbox::EmailJob};
+use common::{Settings, events::Events, outbox::EmailJob};
 use sea_orm::DatabaseConnection;
 use tokio::{
     sync::{Mutex, mpsc, watch},
@@ -55,9 +56,9 @@ pub struct EmbeddedWorker {
 ///
 /// # Errors
 /// When the mail settings are unusable (`MAIL_FROM`, `SMTP_URL`, `MAIL_OUTBOX_DIR`).
-pub fn start(db: DatabaseConnection, settings: &Settings) -> Result<EmbeddedWorker, MailerError> {
+pub fn start(db: DatabaseConnection, settings: &Settings, events: Events) -> Result<EmbeddedWorker, MailerError> {
     let owner = crate::unique_worker_name("api");
-    let ctx = Arc::new(JobContext::from_settings(db, settings, owner)?);
+    let ctx = Arc::new(JobContext::from_settings(db, settings, owner, events)?);
     let (sender, receiver) = mpsc::channel::<EmailJob>(IN_PROCESS_CAPACITY);
     let receiver = Arc::new(Mutex::new(receiver));
     let (stop, stopped) = watch::channel(false);

@@ -22,6 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::{
     Settings,
+    events::{Event, Events},
     outbox::{self, Outcome},
     redact::mask_email,
 };
@@ -44,18 +45,27 @@ pub struct JobContext {
     mailer: Mailer,
     owner: String,
     settings: Settings,
+    /// Where a delivery's new state is announced to subscriptions.
+    events: Events,
 }
 
 impl JobContext {
     /// A context whose claims are made in the name of `owner` (unique per
     /// process: the lease says who holds a row).
     #[must_use]
-    pub fn new(db: DatabaseConnection, mailer: Mailer, settings: &common::Settings, owner: String) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        mailer: Mailer,
+        settings: &common::Settings,
+        owner: String,
+        events: Events,
+    ) -> Self {
         Self {
             db,
             mailer,
             owner,
             settings: settings.clone(),
+            events,
         }
     }
 
@@ -67,8 +77,9 @@ impl JobContext {
         db: DatabaseConnection,
         settings: &common::Settings,
         owner: String,
+        events: Events,
     ) -> Result<Self, MailerError> {
-        Ok(Self::new(db, Mailer::from_settings(settings)?, settings, owner))
+        Ok(Self::new(db, Mailer::from_settings(settings)?, settings, owner, events))
     }
 
     /// The lease owner name of this process.
@@ -188,6 +199,10 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
         tracing::warn!(%recipient, attempts, "lease lapsed before the outcome was recorded; another worker owns the row");
         return Ok(Processed::LeaseLost);
     }
+    ctx.events.publish(Event::EmailDeliveryUpdated {
+        organization_id: delivery.organization_id,
+        delivery_id,
+    });
     Ok(match outcome {
         Outcome::Sent => {
             tracing::info!(%recipient, attempts, "email sent");

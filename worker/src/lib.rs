@@ -118,7 +118,14 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     }
 
     let name = unique_worker_name("worker");
-    let ctx = Arc::new(JobContext::from_settings(db.clone(), &settings, name.clone())?);
+    // Delivery states are announced to the api processes' subscriptions.
+    let events = common::events::Events::redis(redis.clone(), &settings.queue_namespace);
+    let ctx = Arc::new(JobContext::from_settings(
+        db.clone(),
+        &settings,
+        name.clone(),
+        events.clone(),
+    )?);
     let storage = queue::storage(redis.clone(), &settings.queue_namespace, concurrency);
     let config = storage.get_config().clone();
 
@@ -140,6 +147,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let sweeper = sweeper::spawn(
         db.clone(),
         job_queue,
+        events,
         settings.outbox_sweep_interval(),
         settings.outbox_redeliver_after(),
         stopped(),

@@ -24,6 +24,10 @@
 
 use std::{future::Future, time::Duration};
 
+use common::{
+    events::{Event, Events},
+    outbox::Due,
+};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::task::JoinHandle;
 
@@ -46,7 +50,12 @@ pub const MAX_QUEUE_DEPTH: u64 = 2 * BATCH;
 ///
 /// # Errors
 /// When the database fails.
-pub async fn sweep_once(db: &DatabaseConnection, queue: &JobQueue, redeliver_after: Duration) -> Result<usize, DbErr> {
+pub async fn sweep_once(
+    db: &DatabaseConnection,
+    queue: &JobQueue,
+    events: &Events,
+    redeliver_after: Duration,
+) -> Result<usize, DbErr> {
     match queue.promote_due().await {
         Ok(0) => {}
         Ok(moved) => tracing::debug!(moved, "moved due jobs to the ready list"),
@@ -63,7 +72,19 @@ pub async fn sweep_once(db: &DatabaseConnection, queue: &JobQueue, redeliver_aft
         let limit = room.min(BATCH);
         let due = common::outbox::take_due(db, limit, redeliver_after).await?;
         let taken = due.len() as u64;
-        for delivery_id in due {
+        for Due {
+            id: delivery_id,
+            organization_id,
+            was_retrying,
+        } in due
+        {
+            if was_retrying {
+                // RETRYING → QUEUED: subscriptions hear of it.
+                events.publish(Event::EmailDeliveryUpdated {
+                    organization_id,
+                    delivery_id,
+                });
+            }
             match queue.push(delivery_id).await {
                 Ok(()) => pushed += 1,
                 Err(err) => tracing::warn!(%delivery_id, error = %err, "sweeper could not push a due delivery"),
@@ -82,6 +103,7 @@ pub async fn sweep_once(db: &DatabaseConnection, queue: &JobQueue, redeliver_aft
 pub fn spawn(
     db: DatabaseConnection,
     queue: JobQueue,
+    events: Events,
     interval: Duration,
     redeliver_after: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -97,13 +119,15 @@ pub fn spawn(
                 _ = ticks.tick() => {}
             }
             // A sweep in progress is not interrupted: it only pushes ids.
-            match sweep_once(&db, &queue, redeliver_after).await {
+            match sweep_once(&db, &queue, &events, redeliver_after).await {
                 Ok(0) => {}
                 Ok(pushed) => tracing::info!(pushed, "sweeper pushed due deliveries"),
                 Err(err) => tracing::warn!(error = %err, "sweeper could not read the outbox"),
             }
             // Each scan logs what it did or why it failed.
-            scans.tick(&db).await;
+            for event in scans.tick(&db).await.events {
+                events.publish(event);
+            }
         }
         tracing::debug!("sweeper stopped");
     })

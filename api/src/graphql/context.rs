@@ -3,8 +3,12 @@
 use std::{net::IpAddr, sync::Arc};
 
 use async_graphql::Context;
-use common::Settings;
+use common::{
+    Settings,
+    events::{Event, Events},
+};
 use sea_orm::DatabaseConnection;
+use service::Scope;
 use uuid::Uuid;
 use worker::queue::JobQueue;
 
@@ -24,6 +28,78 @@ pub struct AppData {
     /// Charges `payInvoice` (the sandbox unless the api was built with
     /// another; see [`service::gateway`]).
     pub payment_gateway: Arc<dyn service::gateway::PaymentGateway>,
+    /// Live events for subscriptions (Redis pub/sub, or in-process).
+    pub events: Events,
+}
+
+impl AppData {
+    /// Pushes a committed delivery to the queue and tells subscribers it is
+    /// QUEUED. A failed push is logged, not returned: the row is in the
+    /// outbox and the sweeper pushes it again. `organization_id` when the
+    /// caller knows it (otherwise it is read from the row).
+    pub async fn dispatch(&self, organization_id: Option<Uuid>, delivery_id: Option<Uuid>) {
+        let Some(delivery_id) = delivery_id else { return };
+        if let Err(err) = self.queue.push(delivery_id).await {
+            tracing::warn!(%delivery_id, error = %err, "push to the email queue failed; the sweeper will retry");
+        }
+        let organization_id = match organization_id {
+            Some(id) => Some(id),
+            None => email_delivery_organization(&self.db, delivery_id).await,
+        };
+        if let Some(organization_id) = organization_id {
+            self.events.publish(Event::EmailDeliveryUpdated {
+                organization_id,
+                delivery_id,
+            });
+        }
+    }
+
+    /// Tells subscribers the current portal status of `account_ids` (call it
+    /// after a change that may have moved it has committed).
+    pub async fn publish_portal_statuses(&self, organization_id: Uuid, account_ids: &[Uuid]) {
+        if account_ids.is_empty() {
+            return;
+        }
+        let scope = Scope::organization(organization_id);
+        match service::accounts::portal_statuses(&self.db, &scope, account_ids.iter().copied()).await {
+            Ok(statuses) => {
+                let occurred_at = chrono::Utc::now();
+                for (account_id, portal_status) in statuses {
+                    self.events.publish(Event::PortalStatusChanged {
+                        organization_id,
+                        account_id,
+                        portal_status,
+                        occurred_at,
+                    });
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not read portal statuses to publish"),
+        }
+    }
+
+    /// Tells subscribers asset request `asset_request_id` changed.
+    pub fn publish_asset_request(&self, organization_id: Uuid, asset_request_id: Uuid) {
+        self.events.publish(Event::AssetRequestUpdated {
+            organization_id,
+            asset_request_id,
+        });
+    }
+}
+
+/// The organization of delivery `id`, for an event (`None`: not found or
+/// the database failed, which is logged).
+async fn email_delivery_organization(db: &DatabaseConnection, id: Uuid) -> Option<Uuid> {
+    use sea_orm::{EntityTrait as _, QuerySelect as _};
+    let found: Result<Option<Uuid>, sea_orm::DbErr> = entity::email_delivery::Entity::find_by_id(id)
+        .select_only()
+        .column(entity::email_delivery::Column::OrganizationId)
+        .into_tuple()
+        .one(db)
+        .await;
+    found.unwrap_or_else(|err| {
+        tracing::warn!(delivery_id = %id, error = %err, "could not read a delivery's organization for its event");
+        None
+    })
 }
 
 /// The client's address, as the connection saw it.
@@ -46,8 +122,9 @@ pub trait ContextExt {
     fn client_addr(&self) -> Option<IpAddr>;
     /// The payment gateway `payInvoice` charges through.
     fn payment_gateway(&self) -> &dyn service::gateway::PaymentGateway;
-    /// Pushes a committed delivery to the queue. A failed push is logged,
-    /// not returned: the row is in the outbox and the sweeper pushes it again.
+    /// The process-wide state.
+    fn app(&self) -> &AppData;
+    /// [`AppData::dispatch`] with the viewer's organization.
     fn dispatch(&self, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send;
 }
 
@@ -80,13 +157,13 @@ impl ContextExt for Context<'_> {
         self.data_unchecked::<AppData>().payment_gateway.as_ref()
     }
 
+    fn app(&self) -> &AppData {
+        self.data_unchecked::<AppData>()
+    }
+
     fn dispatch(&self, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send {
-        let queue = self.data_unchecked::<AppData>().queue.clone();
-        async move {
-            let Some(delivery_id) = delivery_id else { return };
-            if let Err(err) = queue.push(delivery_id).await {
-                tracing::warn!(%delivery_id, error = %err, "push to the email queue failed; the sweeper will retry");
-            }
-        }
+        let app = self.data_unchecked::<AppData>();
+        let organization_id = self.viewer().organization_id().ok();
+        app.dispatch(organization_id, delivery_id)
     }
 }

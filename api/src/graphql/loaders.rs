@@ -7,7 +7,9 @@
 //!
 //! Built per request ([`Loaders::new`]): batching is scoped to one request
 //! (and so to one viewer), and nothing is kept between requests that could
-//! hand one organization's rows to another.
+//! hand one organization's rows to another. A websocket connection has its
+//! own ([`Loaders::spawning`]), for its one viewer, whose scope is read
+//! again before each event ([`Loaders::scope_handle`]).
 //!
 //! A batch goes out only when the request's resolvers are idle (see
 //! [`Batches::run`]), not after async-graphql's fixed delay: resolving a
@@ -55,18 +57,33 @@ impl Loaders {
     /// [`Batches::run`] of [`Loaders::batches`], or no batch ever goes out.
     #[must_use]
     pub fn new(db: DatabaseConnection, scope: Option<Scope>) -> Self {
-        let batch = Batch {
-            db,
-            scope,
-            seen_asset_types: Arc::default(),
-        };
         let batches = Batches::default();
         let queue = batches.clone();
         Self {
-            batch: DataLoader::new(batch, move |load| queue.push(load)),
+            batch: DataLoader::new(Batch::new(db, scope), move |load| queue.push(load)),
             batches,
             asset_types: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Loaders whose batches run as tasks of their own after DataLoader's
+    /// short delay, for executions that [`Batches::run`] does not drive: a
+    /// websocket connection's subscriptions.
+    #[must_use]
+    pub fn spawning(db: DatabaseConnection, scope: Option<Scope>) -> Self {
+        Self {
+            batch: DataLoader::new(Batch::new(db, scope), tokio::spawn),
+            batches: Batches::default(),
+            asset_types: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// A handle to change the scope these loaders read through (a
+    /// subscription's viewer is checked again before each event: a
+    /// disconnect narrows it at once).
+    #[must_use]
+    pub fn scope_handle(&self) -> ScopeHandle {
+        ScopeHandle(self.batch.loader().scope.clone())
     }
 
     /// The organization's asset type `id`. A page of assets names a handful
@@ -88,14 +105,23 @@ impl Loaders {
             .asset_types
             .get_or_try_init(|| async {
                 let batch = self.batch.loader();
-                let Some(scope) = &batch.scope else {
+                let Some(scope) = batch.scope() else {
                     return Ok(HashMap::new());
                 };
                 let rows = assets::asset_types(&batch.db, scope.organization_id(), false).await?;
                 Ok::<_, ApiError>(rows.into_iter().map(|row| (row.id, row)).collect())
             })
             .await?;
-        Ok(types.get(&id).cloned())
+        if let Some(found) = types.get(&id) {
+            return Ok(Some(found.clone()));
+        }
+        // A type added since the list was read (a long-lived connection).
+        let batch = self.batch.loader();
+        let Some(scope) = batch.scope() else {
+            return Ok(None);
+        };
+        let rows = assets::asset_types(&batch.db, scope.organization_id(), false).await?;
+        Ok(rows.into_iter().find(|row| row.id == id))
     }
 
     /// The batches these loaders start, to run beside the request's execution.
@@ -135,6 +161,19 @@ impl Loaders {
             .load_many(keys)
             .await
             .map_err(|e| ApiError::internal(anyhow::anyhow!("loading failed: {e}")))
+    }
+}
+
+/// Changes the scope of the [`Loaders`] it came from.
+#[derive(Clone)]
+pub struct ScopeHandle(Arc<std::sync::RwLock<Option<Scope>>>);
+
+impl ScopeHandle {
+    /// Reads through `scope` from now on.
+    pub fn set(&self, scope: Option<Scope>) {
+        if let Ok(mut current) = self.0.write() {
+            *current = scope;
+        }
     }
 }
 
@@ -241,11 +280,27 @@ impl Wake for WakeFlag {
 /// viewer's scope, and nothing else.
 pub struct Batch {
     db: DatabaseConnection,
-    /// `None` for anonymous callers: every lookup finds nothing.
-    scope: Option<Scope>,
+    /// `None` for anonymous callers: every lookup finds nothing. Behind a
+    /// lock for [`Loaders::set_scope`]; read once per batch.
+    scope: Arc<std::sync::RwLock<Option<Scope>>>,
     /// Asset types met while loading assets (read with them, in the same
     /// statement), so that `Asset.assetType` usually needs no statement.
     seen_asset_types: Arc<Mutex<HashMap<Uuid, asset_type::Model>>>,
+}
+
+impl Batch {
+    fn new(db: DatabaseConnection, scope: Option<Scope>) -> Self {
+        Self {
+            db,
+            scope: Arc::new(std::sync::RwLock::new(scope)),
+            seen_asset_types: Arc::default(),
+        }
+    }
+
+    /// The scope this batch reads through.
+    fn scope(&self) -> Option<Scope> {
+        self.scope.read().ok().and_then(|scope| scope.clone())
+    }
 }
 
 macro_rules! key_types {
@@ -303,7 +358,7 @@ macro_rules! load_map {
             type Error = Arc<ApiError>;
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
-                let Some($scope) = &self.scope else {
+                let Some($scope) = &self.scope() else {
                     return Ok(HashMap::new());
                 };
                 let $db = &self.db;
@@ -324,7 +379,7 @@ macro_rules! load_by_id {
             type Error = Arc<ApiError>;
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
-                let Some($scope) = &self.scope else {
+                let Some($scope) = &self.scope() else {
                     return Ok(HashMap::new());
                 };
                 let $db = &self.db;
@@ -372,11 +427,11 @@ impl Loader<AssetsAtLocation> for Batch {
     /// The assets with their types in one statement: the types go to
     /// `seen_asset_types` for `Asset.assetType`.
     async fn load(&self, keys: &[AssetsAtLocation]) -> Result<HashMap<AssetsAtLocation, Self::Value>, Self::Error> {
-        let Some(scope) = &self.scope else {
+        let Some(scope) = self.scope() else {
             return Ok(HashMap::new());
         };
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let (grouped, types) = assets::at_locations(&self.db, scope, &ids).await?;
+        let (grouped, types) = assets::at_locations(&self.db, &scope, &ids).await?;
         if let Ok(mut seen) = self.seen_asset_types.lock() {
             seen.extend(types.into_iter().map(|t| (t.id, t)));
         }

@@ -1,14 +1,14 @@
 //! Builds the schema with its limits, and labels each operation for metrics.
 
 use async_graphql::{
-    EmptySubscription, Schema,
+    Schema,
     parser::types::{ExecutableDocument, Selection},
 };
 
-use super::{context::AppData, mutation::Mutation, query::Query};
+use super::{context::AppData, mutation::Mutation, query::Query, subscription::Subscription};
 
 /// The api's schema type.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deepest selection nesting accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -41,7 +41,7 @@ pub fn build_introspection_schema() -> AppSchema {
 }
 
 fn build(data: Option<AppData>, depth: usize, complexity: usize) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(depth)
         .limit_complexity(complexity)
         .limit_recursive_depth(32)

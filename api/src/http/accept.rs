@@ -168,6 +168,10 @@ pub async fn accept_submit(
     let err = match invitations::accept(db, token, &form.name, &form.password, ttl).await {
         Ok(accepted) => {
             tracing::info!(portal_user = %accepted.user.id, account = %accepted.account_id, "invitation accepted");
+            state
+                .data
+                .publish_portal_statuses(accepted.user.organization_id, &[accepted.account_id])
+                .await;
             let account_name = match accounts::get(
                 db,
                 &service::Scope::organization(accepted.user.organization_id),
@@ -243,12 +247,8 @@ pub async fn request_new_link(
     limiter.count(Action::RequestNewInvitation, &form.token, address).await;
     match invitations::request_new(&state.data.db, &form.token, &state.data.settings).await {
         Ok(delivery) => {
-            if let Some(delivery_id) = delivery {
-                // Committed: a failed push is only late, the sweeper pushes it again.
-                if let Err(err) = state.data.queue.push(delivery_id).await {
-                    tracing::warn!(%delivery_id, error = %err, "push to the email queue failed; the sweeper will retry");
-                }
-            }
+            // Committed: a failed push is only late, the sweeper pushes it again.
+            state.data.dispatch(None, delivery).await;
             page(
                 StatusCode::OK,
                 &NewLinkRequested {

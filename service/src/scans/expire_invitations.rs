@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Scan, ScanFuture};
+use super::{Report, Scan, ScanFuture};
 
 /// The audit action the scan records.
 pub const ACTION: &str = crate::audit::action::INVITATION_EXPIRED;
@@ -39,7 +39,30 @@ pub const SCAN: Scan = Scan {
 };
 
 fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> ScanFuture<'_> {
-    Box::pin(expire_due(db, now))
+    Box::pin(async move {
+        let expired = expire_due_invitations(db, now).await?;
+        let mut events = Vec::new();
+        // Each account's status as it now is (another pending invitation
+        // or a connected user may keep it INVITED or CONNECTED).
+        for (organization_id, account_id, expired_at) in &expired {
+            let scope = crate::Scope::organization(*organization_id);
+            let statuses = crate::accounts::portal_statuses(db, &scope, [*account_id])
+                .await
+                .map_err(|err| DbErr::Custom(err.to_string()))?;
+            if let Some(portal_status) = statuses.get(account_id) {
+                events.push(common::events::Event::PortalStatusChanged {
+                    organization_id: *organization_id,
+                    account_id: *account_id,
+                    portal_status: *portal_status,
+                    occurred_at: *expired_at,
+                });
+            }
+        }
+        Ok(Report {
+            acted: expired.len() as u64,
+            events,
+        })
+    })
 }
 
 /// Marks every PENDING invitation whose `expires_at` is at or before `now`
@@ -49,14 +72,27 @@ fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> ScanFuture<'_> {
 /// # Errors
 /// On database failure; what was committed before stays.
 pub async fn expire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, DbErr> {
-    let mut expired = 0;
+    Ok(expire_due_invitations(db, now).await?.len() as u64)
+}
+
+/// [`expire_due`], naming the organization, account and expiry time of each
+/// invitation this call marked.
+///
+/// # Errors
+/// On database failure; what was committed before stays.
+pub async fn expire_due_invitations(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, DbErr> {
+    let mut expired = Vec::new();
     loop {
-        let due: Vec<(Uuid, Uuid, Uuid, String)> = invitation::Entity::find()
+        let due: Vec<(Uuid, Uuid, Uuid, String, DateTime<Utc>)> = invitation::Entity::find()
             .select_only()
             .column(invitation::Column::Id)
             .column(invitation::Column::OrganizationId)
             .column(invitation::Column::AccountId)
             .column(invitation::Column::Email)
+            .column(invitation::Column::ExpiresAt)
             .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
             .filter(invitation::Column::ExpiresAt.lte(now))
             .order_by_asc(invitation::Column::ExpiresAt)
@@ -65,9 +101,9 @@ pub async fn expire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u
             .all(db)
             .await?;
         let found = due.len() as u64;
-        for (id, organization_id, account_id, email) in due {
+        for (id, organization_id, account_id, email, expires_at) in due {
             if expire_one(db, now, id, organization_id, account_id, &email).await? {
-                expired += 1;
+                expired.push((organization_id, account_id, expires_at));
             }
         }
         // Rows lost to another process are no longer PENDING, so the next

@@ -23,8 +23,18 @@ use std::{
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 
-/// What a scan's run returns: how many rows it acted on.
-pub type ScanFuture<'a> = Pin<Box<dyn Future<Output = Result<u64, DbErr>> + Send + 'a>>;
+/// What a scan's run did: how many rows it acted on, and the live events
+/// its committed changes call for (the sweeper publishes them).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Rows acted on.
+    pub acted: u64,
+    /// Events for subscriptions, in the order of the changes.
+    pub events: Vec<common::events::Event>,
+}
+
+/// What a scan's run returns.
+pub type ScanFuture<'a> = Pin<Box<dyn Future<Output = Result<Report, DbErr>> + Send + 'a>>;
 
 /// One rule that runs on the sweeper's tick.
 #[derive(Clone, Copy)]
@@ -33,7 +43,7 @@ pub struct Scan {
     pub name: &'static str,
     /// How often a process runs it (a tick in between skips it).
     pub every: Duration,
-    /// Acts on what is due at `now`; returns how many rows it changed.
+    /// Acts on what is due at `now`; reports how many rows it changed.
     pub run: for<'a> fn(&'a DatabaseConnection, DateTime<Utc>) -> ScanFuture<'a>,
 }
 
@@ -71,24 +81,26 @@ impl Schedule {
     }
 
     /// Runs the scans that are due; a failing scan is logged and tried
-    /// again at its next period, and does not stop the others. Returns how
-    /// many rows the scans acted on.
-    pub async fn tick(&mut self, db: &DatabaseConnection) -> u64 {
-        let mut acted = 0;
+    /// again at its next period, and does not stop the others. Reports what
+    /// the scans did, together.
+    pub async fn tick(&mut self, db: &DatabaseConnection) -> Report {
+        let mut total = Report::default();
         for (scan, last) in &mut self.scans {
             if last.is_some_and(|at| at.elapsed() < scan.every) {
                 continue;
             }
             *last = Some(Instant::now());
             match (scan.run)(db, Utc::now()).await {
-                Ok(0) => {}
-                Ok(rows) => {
-                    tracing::info!(scan = scan.name, rows, "scan acted");
-                    acted += rows;
+                Ok(report) => {
+                    if report.acted > 0 {
+                        tracing::info!(scan = scan.name, rows = report.acted, "scan acted");
+                    }
+                    total.acted += report.acted;
+                    total.events.extend(report.events);
                 }
                 Err(err) => tracing::warn!(scan = scan.name, error = %err, "scan failed; it runs again next period"),
             }
         }
-        acted
+        total
     }
 }

@@ -20,6 +20,10 @@ impl AccessMutation {
         let staff = ctx.viewer().require_staff()?;
         let user = require_id(&portal_user_id, "portal user")?;
         let account = require_id(&account_id, "account")?;
-        Ok(Account(access::disconnect(ctx.db(), staff, user, account).await?))
+        let account = access::disconnect(ctx.db(), staff, user, account).await?;
+        ctx.app()
+            .publish_portal_statuses(account.organization_id, &[account.id])
+            .await;
+        Ok(Account(account))
     }
 }

@@ -70,8 +70,11 @@ impl AccountMutation {
     async fn update_account_contact(&self, ctx: &Context<'_>, account_id: ID, input: ContactInput) -> Result<Account> {
         let staff = ctx.viewer().require_staff()?;
         let id = require_id(&account_id, "account")?;
-        Ok(Account(
-            accounts::update_contact(ctx.db(), staff, id, &input.into()).await?,
-        ))
+        let account = accounts::update_contact(ctx.db(), staff, id, &input.into()).await?;
+        // A new email revokes pending invitations.
+        ctx.app()
+            .publish_portal_statuses(account.organization_id, &[account.id])
+            .await;
+        Ok(Account(account))
     }
 }

@@ -49,6 +49,8 @@ impl AssetRequestMutation {
         for delivery in changed.deliveries {
             ctx.dispatch(Some(delivery)).await;
         }
+        ctx.app()
+            .publish_asset_request(changed.request.organization_id, changed.request.id);
         Ok(AssetRequest(changed.request))
     }
 
@@ -57,7 +59,9 @@ impl AssetRequestMutation {
     async fn cancel_asset_request(&self, ctx: &Context<'_>, id: ID) -> Result<AssetRequest> {
         let (user, scope) = ctx.viewer().require_portal()?;
         let id = require_id(&id, "asset request")?;
-        Ok(AssetRequest(asset_requests::cancel(ctx.db(), user, &scope, id).await?))
+        let request = asset_requests::cancel(ctx.db(), user, &scope, id).await?;
+        ctx.app().publish_asset_request(request.organization_id, request.id);
+        Ok(AssetRequest(request))
     }
 
     /// Acknowledge (APPROVED), decline (REJECTED, with a reason), schedule,
@@ -79,6 +83,8 @@ impl AssetRequestMutation {
         for delivery in changed.deliveries {
             ctx.dispatch(Some(delivery)).await;
         }
+        ctx.app()
+            .publish_asset_request(changed.request.organization_id, changed.request.id);
         Ok(AssetRequest(changed.request))
     }
 }

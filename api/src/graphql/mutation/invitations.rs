@@ -17,6 +17,13 @@ use crate::{
 };
 use service::invitations;
 
+/// Tells subscribers the portal status of the invitation's account.
+async fn publish_status_of(ctx: &Context<'_>, invitation: &entity::invitation::Model) {
+    ctx.app()
+        .publish_portal_statuses(invitation.organization_id, &[invitation.account_id])
+        .await;
+}
+
 /// Invitation changes.
 #[derive(Default)]
 pub struct InvitationMutation;
@@ -51,6 +58,7 @@ impl InvitationMutation {
             .transpose()?;
         let queued = invitations::invite(ctx.db(), staff, account_id, location_ids, ctx.settings()).await?;
         ctx.dispatch(queued.delivery_id).await;
+        publish_status_of(ctx, &queued.invitation).await;
         Ok(Invitation(queued.invitation))
     }
 
@@ -60,6 +68,7 @@ impl InvitationMutation {
         let id = require_id(&invitation_id, "invitation")?;
         let queued = invitations::resend(ctx.db(), staff, id, ctx.settings()).await?;
         ctx.dispatch(queued.delivery_id).await;
+        publish_status_of(ctx, &queued.invitation).await;
         Ok(Invitation(queued.invitation))
     }
 
@@ -67,7 +76,9 @@ impl InvitationMutation {
     async fn revoke_invitation(&self, ctx: &Context<'_>, invitation_id: ID) -> Result<Invitation> {
         let staff = ctx.viewer().require_staff()?;
         let id = require_id(&invitation_id, "invitation")?;
-        Ok(Invitation(invitations::revoke(ctx.db(), staff, id).await?))
+        let invitation = invitations::revoke(ctx.db(), staff, id).await?;
+        publish_status_of(ctx, &invitation).await;
+        Ok(Invitation(invitation))
     }
 
     /// Accepts an invitation: creates the portal user (or, when the email
@@ -88,6 +99,9 @@ impl InvitationMutation {
         match invitations::accept(ctx.db(), &token, &name, &password, ttl).await {
             Ok(accepted) => {
                 tracing::info!(portal_user = %accepted.user.id, account = %accepted.account_id, "invitation accepted");
+                ctx.app()
+                    .publish_portal_statuses(accepted.user.organization_id, &[accepted.account_id])
+                    .await;
                 Ok(Session {
                     token: accepted.session.token,
                     expires_at: accepted.session.expires_at,
