@@ -15,7 +15,10 @@
 use std::{collections::HashSet, sync::Arc};
 
 use entity::{account, asset, asset_request, invoice, invoice_line, location, payment, portal_access};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, ExprTrait as _, JoinType,
+    sea_query::{Alias, Expr, Query},
+};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -31,25 +34,61 @@ pub struct Grants {
     pub locations: HashSet<Uuid>,
     /// Every account with any grant.
     pub accounts: HashSet<Uuid>,
+    /// Every visible location: those granted one by one and those of the
+    /// whole accounts (read with the grants, in the same statement), so that
+    /// reads of what hangs off a location filter by id, without a subquery.
+    pub visible_locations: HashSet<Uuid>,
 }
 
 impl Grants {
-    /// Reads a portal user's grants.
+    /// Reads a portal user's grants, with the locations of its whole
+    /// accounts, in one statement.
     ///
     /// # Errors
     /// On database failure.
     pub async fn load(db: &impl ConnectionTrait, portal_user_id: Uuid) -> Result<Self, ApiError> {
-        let rows = portal_access::Entity::find()
-            .filter(portal_access::Column::PortalUserId.eq(portal_user_id))
-            .all(db)
-            .await?;
+        let whole = Alias::new("whole");
+        let statement = Query::select()
+            .column((portal_access::Entity, portal_access::Column::AccountId))
+            .column((portal_access::Entity, portal_access::Column::LocationId))
+            .expr_as(
+                Expr::col((whole.clone(), location::Column::Id)),
+                Alias::new("whole_location_id"),
+            )
+            .from(portal_access::Entity)
+            .join_as(
+                JoinType::LeftJoin,
+                location::Entity,
+                whole.clone(),
+                Condition::all()
+                    .add(Expr::col((portal_access::Entity, portal_access::Column::LocationId)).is_null())
+                    .add(
+                        Expr::col((whole.clone(), location::Column::AccountId))
+                            .equals((portal_access::Entity, portal_access::Column::AccountId)),
+                    )
+                    .add(
+                        Expr::col((whole, location::Column::OrganizationId))
+                            .equals((portal_access::Entity, portal_access::Column::OrganizationId)),
+                    ),
+            )
+            .and_where(Expr::col((portal_access::Entity, portal_access::Column::PortalUserId)).eq(portal_user_id))
+            .to_owned();
         let mut grants = Self::default();
-        for row in rows {
-            grants.accounts.insert(row.account_id);
-            match row.location_id {
-                None => grants.whole_accounts.insert(row.account_id),
-                Some(location) => grants.locations.insert(location),
-            };
+        for row in db.query_all(&statement).await? {
+            let account: Uuid = row.try_get("", "account_id")?;
+            grants.accounts.insert(account);
+            match row.try_get::<Option<Uuid>>("", "location_id")? {
+                Some(location) => {
+                    grants.locations.insert(location);
+                    grants.visible_locations.insert(location);
+                }
+                None => {
+                    grants.whole_accounts.insert(account);
+                    if let Some(location) = row.try_get::<Option<Uuid>>("", "whole_location_id")? {
+                        grants.visible_locations.insert(location);
+                    }
+                }
+            }
         }
         Ok(grants)
     }
@@ -112,10 +151,7 @@ impl Scope {
         let mut cond = Condition::all().add(location::Column::OrganizationId.eq(self.organization_id));
         if let Some(grants) = self.grants() {
             cond = cond.add(any_in(
-                &[
-                    (location::Column::AccountId, &grants.whole_accounts),
-                    (location::Column::Id, &grants.locations),
-                ],
+                &[(location::Column::Id, &grants.visible_locations)],
                 location::Column::Id,
             ));
         }
@@ -127,29 +163,28 @@ impl Scope {
     #[must_use]
     pub fn assets(&self) -> Condition {
         let mut cond = Condition::all().add(asset::Column::OrganizationId.eq(self.organization_id));
-        if self.grants.is_some() {
-            cond = cond.add(asset::Column::LocationId.in_subquery(self.location_ids()));
+        if let Some(grants) = self.grants() {
+            cond = cond.add(any_in(
+                &[(asset::Column::LocationId, &grants.visible_locations)],
+                asset::Column::Id,
+            ));
         }
         cond
     }
 
     /// Visible assets among those deployed at `location_ids`: the same rows
-    /// as [`Scope::assets`], with the visibility subquery narrowed to those
-    /// locations (primary-key lookups instead of reading every location of
-    /// the organization), for the batched read behind `Location.assets`.
+    /// as [`Scope::assets`], with the grant's id list narrowed to those
+    /// locations, for the batched read behind `Location.assets`.
     #[must_use]
     pub fn assets_at(&self, location_ids: &[Uuid]) -> Condition {
         let mut cond = Condition::all().add(asset::Column::OrganizationId.eq(self.organization_id));
-        if self.grants.is_some() {
-            let visible = Query::select()
-                .column(location::Column::Id)
-                .from(location::Entity)
-                .cond_where(
-                    self.locations()
-                        .add(location::Column::Id.is_in(location_ids.iter().copied())),
-                )
-                .to_owned();
-            cond = cond.add(asset::Column::LocationId.in_subquery(visible));
+        if let Some(grants) = self.grants() {
+            let visible: HashSet<Uuid> = location_ids
+                .iter()
+                .copied()
+                .filter(|id| grants.visible_locations.contains(id))
+                .collect();
+            cond = cond.add(any_in(&[(asset::Column::LocationId, &visible)], asset::Column::Id));
         }
         cond
     }
@@ -193,8 +228,11 @@ impl Scope {
     #[must_use]
     pub fn asset_requests(&self) -> Condition {
         let mut cond = Condition::all().add(asset_request::Column::OrganizationId.eq(self.organization_id));
-        if self.grants.is_some() {
-            cond = cond.add(asset_request::Column::LocationId.in_subquery(self.location_ids()));
+        if let Some(grants) = self.grants() {
+            cond = cond.add(any_in(
+                &[(asset_request::Column::LocationId, &grants.visible_locations)],
+                asset_request::Column::Id,
+            ));
         }
         cond
     }
@@ -207,14 +245,6 @@ impl Scope {
             .column(account::Column::Id)
             .from(account::Entity)
             .cond_where(self.accounts())
-            .to_owned()
-    }
-
-    fn location_ids(&self) -> sea_orm::sea_query::SelectStatement {
-        Query::select()
-            .column(location::Column::Id)
-            .from(location::Entity)
-            .cond_where(self.locations())
             .to_owned()
     }
 
