@@ -8,7 +8,6 @@ use common::{
     events::{Event, Events},
 };
 use sea_orm::DatabaseConnection;
-use service::Scope;
 use uuid::Uuid;
 use worker::queue::JobQueue;
 
@@ -54,27 +53,14 @@ impl AppData {
         }
     }
 
-    /// Tells subscribers the current portal status of `account_ids` (call it
-    /// after a change that may have moved it has committed).
-    pub async fn publish_portal_statuses(&self, organization_id: Uuid, account_ids: &[Uuid]) {
-        if account_ids.is_empty() {
-            return;
-        }
-        let scope = Scope::organization(organization_id);
-        match service::accounts::portal_statuses(&self.db, &scope, account_ids.iter().copied()).await {
-            Ok(statuses) => {
-                let occurred_at = chrono::Utc::now();
-                for (account_id, portal_status) in statuses {
-                    self.events.publish(Event::PortalStatusChanged {
-                        organization_id,
-                        account_id,
-                        portal_status,
-                        occurred_at,
-                    });
-                }
-            }
-            Err(err) => tracing::warn!(error = %err, "could not read portal statuses to publish"),
-        }
+    /// Tells subscribers the portal status of `account_id` may have moved
+    /// (call it after the change committed; subscribers read the status).
+    pub fn publish_portal_status(&self, organization_id: Uuid, account_id: Uuid) {
+        self.events.publish(Event::PortalStatusChanged {
+            organization_id,
+            account_id,
+            occurred_at: chrono::Utc::now(),
+        });
     }
 
     /// Tells subscribers asset request `asset_request_id` changed.

@@ -13,9 +13,12 @@
 //! behind is ended with `SUBSCRIPTION_LAGGED` rather than buffered without
 //! limit; a connection may have [`MAX_SUBSCRIPTIONS_PER_CONNECTION`] open.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use async_graphql::{
@@ -109,26 +112,42 @@ impl Subscription {
     ) -> Result<impl Stream<Item = async_graphql::Result<PortalStatusChange>> + use<>, ApiError> {
         // An id that names nothing visible: nothing ever arrives.
         let only = account_id.as_ref().map(|id| parse_id(id).unwrap_or_default());
-        watch(ctx, move |live, scope, event| async move {
-            let Event::PortalStatusChanged {
-                account_id,
-                portal_status,
-                occurred_at,
-                ..
-            } = event
-            else {
-                return Ok(None);
-            };
-            if only.is_some_and(|only| only != account_id) {
-                return Ok(None);
-            }
-            Ok(accounts::find(&live.db, &scope, account_id)
-                .await?
-                .map(|account| PortalStatusChange {
+        // The status this subscription last told of, per account: an event
+        // that leaves it where it was (a resend) is not a change.
+        let told: Arc<Mutex<HashMap<Uuid, entity::PortalStatus>>> = Arc::default();
+        watch(ctx, move |live, scope, event| {
+            let told = told.clone();
+            async move {
+                let Event::PortalStatusChanged {
+                    account_id,
+                    occurred_at,
+                    ..
+                } = event
+                else {
+                    return Ok(None);
+                };
+                if only.is_some_and(|only| only != account_id) {
+                    return Ok(None);
+                }
+                let Some(account) = accounts::find(&live.db, &scope, account_id).await? else {
+                    return Ok(None);
+                };
+                let Some(portal_status) = accounts::portal_statuses(&live.db, &scope, [account_id])
+                    .await?
+                    .remove(&account_id)
+                else {
+                    return Ok(None);
+                };
+                let unchanged = told
+                    .lock()
+                    .map(|mut told| told.insert(account_id, portal_status) == Some(portal_status))
+                    .unwrap_or(false);
+                Ok((!unchanged).then_some(PortalStatusChange {
                     account: Account(account),
                     portal_status,
                     occurred_at,
                 }))
+            }
         })
     }
 

@@ -170,8 +170,7 @@ pub async fn accept_submit(
             tracing::info!(portal_user = %accepted.user.id, account = %accepted.account_id, "invitation accepted");
             state
                 .data
-                .publish_portal_statuses(accepted.user.organization_id, &[accepted.account_id])
-                .await;
+                .publish_portal_status(accepted.user.organization_id, accepted.account_id);
             let account_name = match accounts::get(
                 db,
                 &service::Scope::organization(accepted.user.organization_id),

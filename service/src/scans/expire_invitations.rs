@@ -41,23 +41,16 @@ pub const SCAN: Scan = Scan {
 fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> ScanFuture<'_> {
     Box::pin(async move {
         let expired = expire_due_invitations(db, now).await?;
-        let mut events = Vec::new();
-        // Each account's status as it now is (another pending invitation
-        // or a connected user may keep it INVITED or CONNECTED).
-        for (organization_id, account_id, expired_at) in &expired {
-            let scope = crate::Scope::organization(*organization_id);
-            let statuses = crate::accounts::portal_statuses(db, &scope, [*account_id])
-                .await
-                .map_err(|err| DbErr::Custom(err.to_string()))?;
-            if let Some(portal_status) = statuses.get(account_id) {
-                events.push(common::events::Event::PortalStatusChanged {
-                    organization_id: *organization_id,
-                    account_id: *account_id,
-                    portal_status: *portal_status,
-                    occurred_at: *expired_at,
-                });
-            }
-        }
+        let events = expired
+            .iter()
+            .map(
+                |&(organization_id, account_id, occurred_at)| common::events::Event::PortalStatusChanged {
+                    organization_id,
+                    account_id,
+                    occurred_at,
+                },
+            )
+            .collect();
         Ok(Report {
             acted: expired.len() as u64,
             events,

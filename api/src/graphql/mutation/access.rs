@@ -21,9 +21,7 @@ impl AccessMutation {
         let user = require_id(&portal_user_id, "portal user")?;
         let account = require_id(&account_id, "account")?;
         let account = access::disconnect(ctx.db(), staff, user, account).await?;
-        ctx.app()
-            .publish_portal_statuses(account.organization_id, &[account.id])
-            .await;
+        ctx.app().publish_portal_status(account.organization_id, account.id);
         Ok(Account(account))
     }
 }

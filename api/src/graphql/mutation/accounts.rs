@@ -72,9 +72,7 @@ impl AccountMutation {
         let id = require_id(&account_id, "account")?;
         let account = accounts::update_contact(ctx.db(), staff, id, &input.into()).await?;
         // A new email revokes pending invitations.
-        ctx.app()
-            .publish_portal_statuses(account.organization_id, &[account.id])
-            .await;
+        ctx.app().publish_portal_status(account.organization_id, account.id);
         Ok(Account(account))
     }
 }

@@ -17,11 +17,10 @@ use crate::{
 };
 use service::invitations;
 
-/// Tells subscribers the portal status of the invitation's account.
-async fn publish_status_of(ctx: &Context<'_>, invitation: &entity::invitation::Model) {
+/// Tells subscribers the portal status of the invitation's account may have moved.
+fn publish_status_of(ctx: &Context<'_>, invitation: &entity::invitation::Model) {
     ctx.app()
-        .publish_portal_statuses(invitation.organization_id, &[invitation.account_id])
-        .await;
+        .publish_portal_status(invitation.organization_id, invitation.account_id);
 }
 
 /// Invitation changes.
@@ -58,7 +57,7 @@ impl InvitationMutation {
             .transpose()?;
         let queued = invitations::invite(ctx.db(), staff, account_id, location_ids, ctx.settings()).await?;
         ctx.dispatch(queued.delivery_id).await;
-        publish_status_of(ctx, &queued.invitation).await;
+        publish_status_of(ctx, &queued.invitation);
         Ok(Invitation(queued.invitation))
     }
 
@@ -68,7 +67,7 @@ impl InvitationMutation {
         let id = require_id(&invitation_id, "invitation")?;
         let queued = invitations::resend(ctx.db(), staff, id, ctx.settings()).await?;
         ctx.dispatch(queued.delivery_id).await;
-        publish_status_of(ctx, &queued.invitation).await;
+        publish_status_of(ctx, &queued.invitation);
         Ok(Invitation(queued.invitation))
     }
 
@@ -77,7 +76,7 @@ impl InvitationMutation {
         let staff = ctx.viewer().require_staff()?;
         let id = require_id(&invitation_id, "invitation")?;
         let invitation = invitations::revoke(ctx.db(), staff, id).await?;
-        publish_status_of(ctx, &invitation).await;
+        publish_status_of(ctx, &invitation);
         Ok(Invitation(invitation))
     }
 
@@ -100,8 +99,7 @@ impl InvitationMutation {
             Ok(accepted) => {
                 tracing::info!(portal_user = %accepted.user.id, account = %accepted.account_id, "invitation accepted");
                 ctx.app()
-                    .publish_portal_statuses(accepted.user.organization_id, &[accepted.account_id])
-                    .await;
+                    .publish_portal_status(accepted.user.organization_id, accepted.account_id);
                 Ok(Session {
                     token: accepted.session.token,
                     expires_at: accepted.session.expires_at,
