@@ -16,8 +16,9 @@
 //!   is a broadcast within the process.
 //!
 //! Publishing never waits: it hands the event to a bounded buffer that one
-//! task drains to Redis, so a slow or stalled Redis delays live updates, not
-//! the request that made the change. Live updates are best effort: an event
+//! task drains to Redis (the events of each 10 ms as one message, a JSON
+//! array), so a slow or stalled Redis delays live updates, not the request
+//! that made the change. Live updates are best effort: an event
 //! published while Redis is away, or one a slow subscriber fell behind on,
 //! is not replayed (a subscriber that fell behind is told so and ended).
 //!
@@ -217,34 +218,55 @@ async fn relay_once(url: &SecretString, channel: &str, local: &broadcast::Sender
     tracing::info!(%channel, "receiving live events from Redis");
     let mut messages = pubsub.on_message();
     while let Some(message) = messages.next().await {
-        match serde_json::from_slice::<Event>(message.get_payload_bytes()) {
-            Ok(event) => drop(local.send(event)),
-            Err(err) => tracing::warn!(%channel, error = %err, "ignoring a live event that does not parse"),
+        match serde_json::from_slice::<Vec<Event>>(message.get_payload_bytes()) {
+            Ok(events) => {
+                for event in events {
+                    drop(local.send(event));
+                }
+            }
+            Err(err) => tracing::warn!(%channel, error = %err, "ignoring live events that do not parse"),
         }
     }
     Ok(())
 }
 
-/// Events sent to Redis in one round trip at most.
-const PUBLISH_BATCH: usize = 128;
+/// Events sent to Redis in one message at most.
+const PUBLISH_BATCH: usize = 256;
 
-/// The publishing task: PUBLISH each event, in order, until every
-/// [`Events`] handle is gone. What has piled up while one round trip was
-/// out goes in the next as one pipeline (a worker draining a backlog
-/// publishes hundreds of events a second).
+/// How long the publishing task lets events gather before it sends what
+/// it has: live updates arrive this much later, and a worker draining a
+/// backlog (or an api under load) sends one message per this period
+/// instead of one per event.
+const PUBLISH_GATHER: Duration = Duration::from_millis(10);
+
+/// The publishing task: PUBLISH the events, in order, until every
+/// [`Events`] handle is gone. Events that gathered within
+/// [`PUBLISH_GATHER`] go as one message (a JSON array), so Redis and
+/// every relay handle one message per batch.
 async fn publish_all(mut conn: ConnectionManager, channel: String, mut incoming: mpsc::Receiver<Event>) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while incoming.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
-        let mut pipeline = redis::pipe();
-        for event in batch.drain(..) {
-            match serde_json::to_string(&event) {
-                Ok(payload) => {
-                    pipeline.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
-                }
-                Err(err) => tracing::warn!(error = %err, "cannot encode a live event"),
+        tokio::time::sleep(PUBLISH_GATHER).await;
+        while batch.len() < PUBLISH_BATCH {
+            match incoming.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(_) => break,
             }
         }
-        let published: redis::RedisResult<()> = pipeline.query_async(&mut conn).await;
+        let payload = match serde_json::to_string(&batch) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot encode live events");
+                batch.clear();
+                continue;
+            }
+        };
+        batch.clear();
+        let published: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(payload)
+            .query_async(&mut conn)
+            .await;
         if let Err(err) = published {
             tracing::warn!(%channel, error = %err, "live events could not be published to Redis");
         }

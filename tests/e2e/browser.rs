@@ -2,35 +2,11 @@
 //! `tests/js`) against the real api: the staff GraphiQL console, and CORS as
 //! a page on another origin sees it.
 
-use std::{path::PathBuf, process::Command};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::helpers::{STAFF_PASSWORD, TestApp};
-
-/// Runs `tests/js/<script>` with `args`; its one line of JSON output.
-async fn node(script: &str, args: Vec<String>) -> Value {
-    let chromium = testkit::node::ensure_chromium();
-    let dir = testkit::node::ensure_packages();
-    let script = dir.join(script);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .args(args)
-            .env("CHROMIUM", chromium)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node (install Node.js 20)");
-    assert!(
-        output.status.success(),
-        "the browser script failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("the script's JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
-}
+use crate::helpers::{STAFF_PASSWORD, TestApp, node_json};
 
 fn screenshot(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("portal-tests");
@@ -50,7 +26,7 @@ async fn staff_sign_in_on_graphiql_see_the_docs_and_run_the_readme_accounts_quer
         .await;
     app.create_account(&staff, "C-2", "Harbor Events", None).await;
     let shot = screenshot("graphiql.png");
-    let page = node(
+    let page = node_json(
         "graphiql-browser.mjs",
         vec![
             app.address.clone(),
@@ -58,6 +34,7 @@ async fn staff_sign_in_on_graphiql_see_the_docs_and_run_the_readme_accounts_quer
             STAFF_PASSWORD.to_owned(),
             shot.display().to_string(),
         ],
+        true,
     )
     .await;
     eprintln!("GraphiQL screenshot: {}", shot.display());
@@ -129,7 +106,7 @@ async fn a_page_on_an_allowed_origin_calls_the_api_and_another_origin_is_blocked
     let origin = format!("http://127.0.0.1:{allowed}");
     let app = TestApp::spawn_with(&[("CORS_ALLOWED_ORIGINS", &origin)]).await;
     let staff = app.staff("acme").await;
-    let result = node(
+    let result = node_json(
         "cors-browser.mjs",
         vec![
             format!("{}/graphql", app.address),
@@ -137,6 +114,7 @@ async fn a_page_on_an_allowed_origin_calls_the_api_and_another_origin_is_blocked
             allowed.to_string(),
             other.to_string(),
         ],
+        true,
     )
     .await;
 

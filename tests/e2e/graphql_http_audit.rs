@@ -1,11 +1,8 @@
 //! The `graphql-http` package's GraphQL-over-HTTP audits (`serverAudits`),
 //! run with Node against the real api: no error, at most two warnings.
 
-use std::process::Command;
 
-use serde_json::Value;
-
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, node_json};
 
 /// Warnings the audits may report (the target: at most 2).
 const MAX_WARNINGS: usize = 2;
@@ -15,24 +12,9 @@ async fn the_graphql_http_audits_find_no_error_and_at_most_two_warnings() {
     let app = TestApp::spawn().await;
     // As staff: a few audits introspect (`__type`), which anonymous callers may not.
     let staff = app.staff("acme").await;
-    let dir = testkit::node::ensure_packages();
     let url = format!("{}/graphql", app.address);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(dir.join("graphql-http-audit.mjs"))
-            .arg(url)
-            .arg(staff.token)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node (install Node.js 20)");
-    assert!(
-        output.status.success(),
-        "the audit script failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).expect("the audits' JSON");
+    let results = node_json("graphql-http-audit.mjs", vec![url, staff.token], false).await;
+    let results = results.as_array().expect("the audits' JSON array");
     assert!(results.len() > 40, "the audits ran: {} results", results.len());
     let with = |status: &str| -> Vec<String> {
         results

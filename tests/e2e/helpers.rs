@@ -204,6 +204,12 @@ impl TestApp {
             )
             .await;
         let link = sent_link(self, Uuid::parse_str(&invitation).expect("uuid")).await;
+        self.accept(&link, name).await
+    }
+
+    /// Signs up with invitation link token `link` as `name`; returns the
+    /// portal session's token.
+    pub async fn accept(&self, link: &str, name: &str) -> String {
         self.gql_string(
             None,
             "mutation($t: String!, $n: String!, $p: String!) { acceptInvitation(token: $t, name: $n, password: $p) { token } }",
@@ -504,4 +510,31 @@ pub async fn sent_link(app: &TestApp, invitation_id: Uuid) -> String {
     })
     .await;
     mint_link(app, invitation_id).await
+}
+
+/// Runs `tests/js/<script>` with Node (installing the pinned npm packages
+/// first, and Chromium when `browser`), with `args`; its JSON output.
+/// Panics, with the script's stderr, when it fails.
+pub async fn node_json(script: &str, args: Vec<String>, browser: bool) -> Value {
+    let chromium = browser.then(testkit::node::ensure_chromium);
+    let dir = testkit::node::ensure_packages();
+    let script = dir.join(script);
+    let output = tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new("node");
+        command.arg(script).args(args);
+        if let Some(chromium) = chromium {
+            command.env("CHROMIUM", chromium);
+        }
+        command.output()
+    })
+    .await
+    .expect("join")
+    .expect("run node (install Node.js 20)");
+    assert!(
+        output.status.success(),
+        "the Node script failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("the script's JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
