@@ -4,7 +4,7 @@
 //! 1. **Sink, bare client**: N invitation-sized messages sent straight to
 //!    the sink by a pooled lettre `AsyncSmtpTransport` configured as the
 //!    worker's mailer (`worker/src/mailer.rs`: pool of `concurrency`
-//!    connections, [`worker::mailer::SMTP_TIMEOUT`]), with as many messages
+//!    connections, the default `SMTP_TIMEOUT_SECONDS`), with as many messages
 //!    in flight as one worker (`WORKER_CONCURRENCY`) and as two workers.
 //! 2. **1 worker drain**: N accounts with contact emails created and invited
 //!    with `inviteToPortal` over HTTP as staff while no worker runs (this
@@ -434,7 +434,7 @@ async fn bare_client(
 ) -> anyhow::Result<BareClient> {
     let n = plan.emails;
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&sink.url())?
-        .timeout(Some(worker::mailer::SMTP_TIMEOUT))
+        .timeout(Some(plan.defaults.smtp_timeout()))
         .pool_config(PoolConfig::new().max_size(u32::try_from(concurrency)?))
         .build();
     let from: Mailbox = plan.defaults.mail_from.parse()?;

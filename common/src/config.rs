@@ -80,6 +80,10 @@ pub struct Settings {
     pub session_ttl_hours: u32,
     /// `WORKER_CONCURRENCY`: jobs in flight per worker process.
     pub worker_concurrency: u32,
+    /// `SMTP_TIMEOUT_SECONDS`: how long one whole send may take (connect,
+    /// TLS, greeting, every command and the data) before the attempt counts
+    /// as a transient failure.
+    pub smtp_timeout_seconds: u32,
     /// `EMAIL_MAX_ATTEMPTS`: attempts before a delivery is FAILED.
     pub email_max_attempts: u32,
     /// `EMAIL_RETRY_BASE_MS`: the first retry's backoff; it doubles each attempt.
@@ -224,6 +228,7 @@ impl Settings {
             invitation_ttl_hours: parse_positive(&get, "INVITATION_TTL_HOURS", 168)?,
             session_ttl_hours: parse_positive(&get, "SESSION_TTL_HOURS", 720)?,
             worker_concurrency: parse_positive(&get, "WORKER_CONCURRENCY", 4)?,
+            smtp_timeout_seconds: parse_positive(&get, "SMTP_TIMEOUT_SECONDS", 30)?,
             email_max_attempts: parse_positive(&get, "EMAIL_MAX_ATTEMPTS", 5)?,
             email_retry_base_ms: parse_positive(&get, "EMAIL_RETRY_BASE_MS", 2000)?,
             outbox_redeliver_seconds: parse_positive(&get, "OUTBOX_REDELIVER_SECONDS", 15)?,
@@ -239,6 +244,22 @@ impl Settings {
     #[must_use]
     pub fn outbox_redeliver_after(&self) -> Duration {
         Duration::from_secs(u64::from(self.outbox_redeliver_seconds))
+    }
+
+    /// `SMTP_TIMEOUT_SECONDS` as a duration.
+    #[must_use]
+    pub fn smtp_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.smtp_timeout_seconds))
+    }
+
+    /// How long a worker's claim on a delivery protects it from other
+    /// workers: the longest send ([`Settings::smtp_timeout`]) and a margin
+    /// for rendering and recording the outcome, so that a slow relay is
+    /// never handed the same email twice; only a crashed worker's row
+    /// outlives it.
+    #[must_use]
+    pub fn delivery_lease(&self) -> Duration {
+        self.smtp_timeout() + crate::outbox::LEASE_MARGIN
     }
 
     /// `OUTBOX_SWEEP_INTERVAL_MS` as a duration.

@@ -44,9 +44,9 @@ pub fn queue_name(namespace: &str) -> String {
     format!("{namespace}:email")
 }
 
-/// How long a claim protects a row from other workers; longer than any SMTP
-/// exchange (lettre's timeout is 20 s), so only a crashed worker's row expires.
-pub const LEASE: Duration = Duration::seconds(45);
+/// What a claim's lease adds to the longest send (`SMTP_TIMEOUT_SECONDS`;
+/// see [`crate::Settings::delivery_lease`]): rendering and recording.
+pub const LEASE_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A new email to queue.
 #[derive(Debug, Clone)]
@@ -117,11 +117,19 @@ fn unleased(now: DateTime<Utc>) -> Condition {
 ///
 /// # Errors
 /// On database failure.
-pub async fn claim(db: &impl ConnectionTrait, id: Uuid, owner: &str) -> Result<Option<email_delivery::Model>, DbErr> {
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    owner: &str,
+    lease: std::time::Duration,
+) -> Result<Option<email_delivery::Model>, DbErr> {
     let now = Utc::now();
     let mut update = email_delivery::Entity::update_many()
         .col_expr(email_delivery::Column::LeaseOwner, Expr::value(owner))
-        .col_expr(email_delivery::Column::LeaseExpiresAt, Expr::value(now + LEASE))
+        .col_expr(
+            email_delivery::Column::LeaseExpiresAt,
+            Expr::value(now + chrono_duration(lease)),
+        )
         .col_expr(
             email_delivery::Column::Attempts,
             Expr::col(email_delivery::Column::Attempts).add(1),

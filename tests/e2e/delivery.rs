@@ -736,7 +736,7 @@ async fn an_smtp_451_is_retried_until_the_attempts_run_out_and_a_leased_row_is_s
     // Another worker holds the second row: this one skips it.
     let other = invited[1].delivery_id;
     assert!(
-        outbox::claim(&app.db, other, "another-worker")
+        outbox::claim(&app.db, other, "another-worker", app.settings.delivery_lease())
             .await
             .expect("claim")
             .is_some()
@@ -804,4 +804,63 @@ async fn a_worker_started_on_a_backlog_of_9000_jobs_drains_it_and_the_sweeper_do
     })
     .await;
     assert!(worker.terminate().await.success(), "the worker kept running");
+}
+
+/// A relay that accepts TCP connections and then never says a word (no
+/// greeting): with `SMTP_TIMEOUT_SECONDS=1` the attempt ends within about a
+/// second as RETRYING with a readable error, once, and the row is not
+/// claimed again while its retry is not due.
+#[tokio::test]
+async fn a_relay_that_accepts_and_never_greets_costs_one_attempt_within_the_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let silent_relay = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(&[
+        ("SMTP_URL", &smtp),
+        ("SMTP_TIMEOUT_SECONDS", "1"),
+        ("EMAIL_RETRY_BASE_MS", "600000"),
+    ])
+    .await;
+    let staff = app.staff("acme").await;
+    let account = app
+        .create_account(&staff, "C-1", "Riverside", Some("maria@riverside.example"))
+        .await;
+    let started = std::time::Instant::now();
+    let data = app
+        .gql_ok(
+            staff.auth(),
+            "mutation($a: ID!) { inviteToPortal(accountId: $a) { delivery { id } } }",
+            serde_json::json!({"a": account}),
+        )
+        .await;
+    let id = Uuid::parse_str(data["inviteToPortal"]["delivery"]["id"].as_str().expect("id")).expect("uuid");
+    let row = eventually(Duration::from_secs(10), async || {
+        let row = delivery(&app.db, id).await;
+        if row.status == DeliveryStatus::Retrying {
+            Ok(row)
+        } else {
+            Err(format!("still {:?} after {:?}", row.status, started.elapsed()))
+        }
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "the stalled send took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(row.attempts, 1, "{row:?}");
+    assert!(
+        row.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not finish within 1 s")),
+        "{row:?}"
+    );
+    assert!(row.lease_owner.is_none(), "the worker slot was released: {row:?}");
+    silent_relay.abort();
 }

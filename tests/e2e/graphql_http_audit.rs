@@ -1,7 +1,6 @@
 //! The `graphql-http` package's GraphQL-over-HTTP audits (`serverAudits`),
 //! run with Node against the real api: no error, at most two warnings.
 
-
 use crate::helpers::{TestApp, node_json};
 
 /// Warnings the audits may report (the target: at most 2).

@@ -168,7 +168,7 @@ impl From<SendError> for Failure {
 /// Only when the database fails; every email failure is an outcome.
 #[instrument(skip_all, fields(delivery_id = %delivery_id, kind = tracing::field::Empty))]
 pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Processed, JobError> {
-    let Some(delivery) = outbox::claim(&ctx.db, delivery_id, &ctx.owner).await? else {
+    let Some(delivery) = outbox::claim(&ctx.db, delivery_id, &ctx.owner, ctx.settings.delivery_lease()).await? else {
         tracing::debug!("skipped: already sent or failed, not due, or leased by another worker");
         return Ok(Processed::Skipped);
     };

@@ -12,8 +12,9 @@
 //! | `smtps://[user:pass@]host[:port]` | implicit TLS from the first byte (recommended) | 465 |
 //!
 //! TLS is rustls with the webpki root certificates. Connections are pooled
-//! (up to `WORKER_CONCURRENCY`) and every SMTP step times out after
-//! [`SMTP_TIMEOUT`].
+//! (up to `WORKER_CONCURRENCY`), and one whole send — connect, TLS, the
+//! greeting, every command and the data — is bounded by
+//! `SMTP_TIMEOUT_SECONDS` (lettre's own timeout covers only the connect).
 //!
 //! A failure says whether trying again can help ([`SendError`]); the job
 //! decides what to do with that. This module never logs a message's body:
@@ -31,10 +32,6 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use service::email::RenderedEmail;
-
-/// How long any one step of an SMTP exchange (connect, a command, the data)
-/// may take before the attempt counts as a transient failure.
-pub const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The mail settings could not be used (a start-up error).
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +82,8 @@ enum Transport {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
+    /// `SMTP_TIMEOUT_SECONDS`: the limit on one whole send.
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -116,7 +115,9 @@ impl Mailer {
                 let pool = PoolConfig::new().max_size(settings.worker_concurrency.max(1));
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                     .map_err(MailerError::SmtpUrl)?
-                    .timeout(Some(SMTP_TIMEOUT))
+                    // lettre's own timeout covers the TCP connect only;
+                    // `send` bounds the whole exchange.
+                    .timeout(Some(settings.smtp_timeout()))
                     .pool_config(pool)
                     .build();
                 Transport::Smtp(transport)
@@ -130,7 +131,11 @@ impl Mailer {
                 Transport::Files(dir)
             }
         };
-        Ok(Self { from, transport })
+        Ok(Self {
+            from,
+            transport,
+            timeout: settings.smtp_timeout(),
+        })
     }
 
     /// Builds the message of delivery `delivery_id` to `recipient`: text and
@@ -167,7 +172,19 @@ impl Mailer {
     /// A [`SendError`] saying whether another attempt may succeed.
     pub async fn send(&self, delivery_id: Uuid, message: &Message, text: &str) -> Result<(), SendError> {
         match &self.transport {
-            Transport::Smtp(transport) => transport.send(message.clone()).await.map(drop).map_err(classify),
+            // One limit on the whole exchange: TLS, the greeting, EHLO,
+            // AUTH, every command and the data (a pooled connection's check
+            // too). A relay that accepts the connection and then stalls
+            // costs one attempt, not the worker slot.
+            Transport::Smtp(transport) => {
+                match tokio::time::timeout(self.timeout, transport.send(message.clone())).await {
+                    Ok(sent) => sent.map(drop).map_err(classify),
+                    Err(_) => Err(SendError::Transient(format!(
+                        "the SMTP server did not finish within {} s (SMTP_TIMEOUT_SECONDS): it may be stalled",
+                        self.timeout.as_secs()
+                    ))),
+                }
+            }
             Transport::Files(dir) => write_eml(dir, delivery_id, message, text).await,
         }
     }
