@@ -864,3 +864,38 @@ async fn a_relay_that_accepts_and_never_greets_costs_one_attempt_within_the_time
     assert!(row.lease_owner.is_none(), "the worker slot was released: {row:?}");
     silent_relay.abort();
 }
+
+/// A row whose claims keep ending without an outcome (database errors, a
+/// worker that stopped mid-send) uses up its attempts like failed sends do:
+/// claimed once more than `EMAIL_MAX_ATTEMPTS` allows, it ends FAILED
+/// without an email instead of going round forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_claimed_past_its_attempts_fails_without_an_email() {
+    let sink = SmtpSink::start().await;
+    let redis = namespace().await;
+    let app = app_with(&redis, &sink, &QUIET).await;
+    let invited = invite(&app, 1).await.remove(0);
+    // As if every earlier claim had died before recording an outcome.
+    let max = i32::try_from(app.settings.email_max_attempts).expect("small");
+    let mut row: email_delivery::ActiveModel = delivery(&app.db, invited.delivery_id).await.into();
+    row.attempts = Set(max);
+    row.update(&app.db).await.expect("use up the attempts");
+
+    let processed = jobs::process_delivery(&context(&app), invited.delivery_id)
+        .await
+        .expect("process");
+    let Processed::Failed { reason } = processed else {
+        panic!("expected FAILED, got {processed:?}");
+    };
+    assert!(reason.starts_with(jobs::OVER_BUDGET), "{reason}");
+    let row = delivery(&app.db, invited.delivery_id).await;
+    assert_eq!(row.status, DeliveryStatus::Failed);
+    assert_eq!(row.attempts, max + 1);
+    assert!(
+        row.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("without an outcome")),
+        "{row:?}"
+    );
+    assert!(sink.messages().is_empty(), "nothing was sent");
+}

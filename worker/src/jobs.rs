@@ -134,7 +134,13 @@ enum Failure {
     Transient(String),
     Permanent(String),
     Database(DbErr),
+    /// The row was claimed more often than `EMAIL_MAX_ATTEMPTS` allows.
+    OverBudget,
 }
+
+/// The start of `lastError` for a delivery given up because its attempts
+/// ran out without outcomes.
+pub const OVER_BUDGET: &str = "gave up: no attempts left";
 
 impl From<DbErr> for Failure {
     fn from(err: DbErr) -> Self {
@@ -177,7 +183,22 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
     let recipient = mask_email(&delivery.recipient);
     let attempts = delivery.attempts;
 
-    let outcome = match attempt(ctx, &delivery).await {
+    // Every claim counts an attempt, also those that never reached an
+    // outcome (a database error, a crash mid-send): past the budget the row
+    // ends FAILED instead of being claimed round and round.
+    let over_budget = u32::try_from(attempts).unwrap_or(u32::MAX) > ctx.settings.email_max_attempts;
+    let result = if over_budget {
+        Err(Failure::OverBudget)
+    } else {
+        attempt(ctx, &delivery).await
+    };
+    let outcome = match result {
+        Err(Failure::OverBudget) => Outcome::Failed {
+            error: format!(
+                "{OVER_BUDGET} ({} attempts; the last ones ended without an outcome: database errors or a worker that stopped)",
+                attempts - 1
+            ),
+        },
         Ok(()) => Outcome::Sent,
         Err(Failure::Database(err)) => return Err(err.into()),
         Err(Failure::Permanent(error)) => Outcome::Failed { error },
