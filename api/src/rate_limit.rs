@@ -95,7 +95,10 @@ impl RateLimiter {
             MAX_FAILURES,
         )];
         if let Some(address) = address {
-            keys.push((format!("{prefix}:{}:a:{address}", action.name()), MAX_PER_ADDRESS));
+            keys.push((
+                format!("{prefix}:{}:a:{}", action.name(), address_key(address)),
+                MAX_PER_ADDRESS,
+            ));
         }
         keys
     }
@@ -189,9 +192,39 @@ impl RateLimiter {
     }
 }
 
+/// The part of a client address its limits count against: the whole IPv4
+/// address, and for IPv6 the /64 network (one subscriber's prefix: its
+/// hosts pick the lower 64 bits freely, so counting per /128 would give each
+/// client 2^64 buckets). An IPv4-mapped IPv6 address counts as the IPv4 one.
+fn address_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(network))
+            }
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let same_network: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().expect("ip");
+        let other_network: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(address_key(one), "2001:db8:1:2::/64");
+        assert_eq!(address_key(one), address_key(same_network));
+        assert_ne!(address_key(one), address_key(other_network));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("ip");
+        assert_eq!(address_key(mapped), "192.0.2.7");
+        assert_eq!(address_key(IpAddr::from([192, 0, 2, 7])), "192.0.2.7");
+    }
 
     #[tokio::test]
     async fn the_eleventh_attempt_in_the_window_is_refused_with_a_retry_time() {

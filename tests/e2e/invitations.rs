@@ -564,6 +564,24 @@ async fn repeated_failed_logins_are_rate_limited_with_a_retry_time() {
         .as_u64()
         .expect("retryAfterSeconds");
     assert!(retry > 0 && retry <= 900, "{retry}");
+    // The same wait as an HTTP header, for clients and proxies that honour it.
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({"query": LOGIN, "variables": {"e": staff.email, "p": "wrong password"}}))
+        .send()
+        .await
+        .expect("POST /graphql");
+    let header: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After header");
+    assert!(
+        header > 0 && header <= retry,
+        "Retry-After {header}, retryAfterSeconds {retry}"
+    );
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use axum::{
     extract::{ConnectInfo, Query, State},
     http::{
         HeaderMap, HeaderValue, StatusCode,
-        header::{ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE},
+        header::{ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER},
     },
     response::{IntoResponse, Response},
 };
@@ -352,5 +352,26 @@ fn answer(response: async_graphql::Response, media: MediaType, request_error_sta
     for (name, value) in &response.http_headers {
         headers.append(name, value.clone());
     }
+    if let Some(seconds) = retry_after(&response) {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     answer
+}
+
+/// The longest `extensions.retryAfterSeconds` of the response's
+/// `RATE_LIMITED` errors: sent as `Retry-After` too, for HTTP clients and
+/// proxies that honour it.
+fn retry_after(response: &async_graphql::Response) -> Option<u64> {
+    response
+        .errors
+        .iter()
+        .filter_map(|error| error.extensions.as_ref())
+        .filter(|extensions| {
+            matches!(extensions.get("code"), Some(async_graphql::Value::String(code)) if code == "RATE_LIMITED")
+        })
+        .filter_map(|extensions| match extensions.get("retryAfterSeconds") {
+            Some(async_graphql::Value::Number(seconds)) => seconds.as_u64(),
+            _ => None,
+        })
+        .max()
 }
