@@ -20,6 +20,13 @@ pub fn finish_response(mut response: Response) -> Response {
     response
 }
 
+/// A response of the single error `error`, mapped like any other.
+pub fn error_response(error: ApiError) -> Response {
+    let mut server_error = ServerError::new(error.to_string(), None);
+    server_error.source = Some(std::sync::Arc::new(error));
+    finish_response(Response::from_errors(vec![server_error]))
+}
+
 fn classify(error: &mut ServerError) {
     let api_error = error.source::<ApiError>();
     let (code, message) = match api_error {

@@ -47,11 +47,7 @@ pub async fn retry(
     redeliver_after: std::time::Duration,
 ) -> Result<email_delivery::Model, ApiError> {
     let requeued = common::outbox::requeue_failed(db, org, id, redeliver_after).await?;
-    let row = email_delivery::Entity::find_by_id(id)
-        .filter(email_delivery::Column::OrganizationId.eq(org))
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("email delivery"))?;
+    let row = find(db, org, id).await?.ok_or(ApiError::NotFound("email delivery"))?;
     if !requeued {
         return Err(ApiError::bad_input("id", "only a FAILED email can be retried"));
     }

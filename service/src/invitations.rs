@@ -657,9 +657,11 @@ async fn grant(db: &impl ConnectionTrait, invitation: &invitation::Model, user_i
 /// nothing (and says nothing) for unknown, used or revoked links, for a link
 /// that is still valid, or within a minute of the last send.
 ///
+/// Returns what was queued, or `None` when nothing was sent.
+///
 /// # Errors
 /// Internal on database failure.
-pub async fn request_new<C: Db>(db: &C, token: &str, settings: &Settings) -> Result<Option<Uuid>, ApiError> {
+pub async fn request_new<C: Db>(db: &C, token: &str, settings: &Settings) -> Result<Option<Queued>, ApiError> {
     let Some((found, link)) = find_by_token(db, token).await? else {
         return Ok(None);
     };
@@ -696,7 +698,7 @@ pub async fn request_new<C: Db>(db: &C, token: &str, settings: &Settings) -> Res
     )
     .await?;
     txn.commit().await?;
-    Ok(queued.delivery_id)
+    Ok(Some(queued))
 }
 
 /// A page of the organization's invitations, by effective status.

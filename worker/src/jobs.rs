@@ -134,8 +134,6 @@ enum Failure {
     Transient(String),
     Permanent(String),
     Database(DbErr),
-    /// The row was claimed more often than `EMAIL_MAX_ATTEMPTS` allows.
-    OverBudget,
 }
 
 /// The start of `lastError` for a delivery given up because its attempts
@@ -187,33 +185,15 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
     // outcome (a database error, a crash mid-send): past the budget the row
     // ends FAILED instead of being claimed round and round.
     let over_budget = u32::try_from(attempts).unwrap_or(u32::MAX) > ctx.settings.email_max_attempts;
-    let result = if over_budget {
-        Err(Failure::OverBudget)
-    } else {
-        attempt(ctx, &delivery).await
-    };
-    let outcome = match result {
-        Err(Failure::OverBudget) => Outcome::Failed {
+    let outcome = if over_budget {
+        Outcome::Failed {
             error: format!(
                 "{OVER_BUDGET} ({} attempts; the last ones ended without an outcome: database errors or a worker that stopped)",
                 attempts - 1
             ),
-        },
-        Ok(()) => Outcome::Sent,
-        Err(Failure::Database(err)) => return Err(err.into()),
-        Err(Failure::Permanent(error)) => Outcome::Failed { error },
-        Err(Failure::Transient(error))
-            if u32::try_from(attempts).unwrap_or(u32::MAX) < ctx.settings.email_max_attempts =>
-        {
-            let attempt = u32::try_from(attempts).unwrap_or(1);
-            Outcome::Retry {
-                error,
-                next_attempt_at: Utc::now() + outbox::backoff(ctx.settings.email_retry_base_ms, attempt),
-            }
         }
-        Err(Failure::Transient(error)) => Outcome::Failed {
-            error: format!("{error} (gave up after {attempts} attempts)"),
-        },
+    } else {
+        try_once(ctx, &delivery).await?
     };
 
     if !record(ctx, delivery_id, &outcome).await? {
@@ -240,6 +220,31 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
             tracing::warn!(%recipient, attempts, %error, "email failed");
             Processed::Failed { reason: error }
         }
+    })
+}
+
+/// One attempt at the claimed row, as the outcome to record.
+///
+/// # Errors
+/// When the database fails (the row keeps its lease until it lapses).
+async fn try_once(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<Outcome, JobError> {
+    let attempts = delivery.attempts;
+    Ok(match attempt(ctx, delivery).await {
+        Ok(()) => Outcome::Sent,
+        Err(Failure::Database(err)) => return Err(err.into()),
+        Err(Failure::Permanent(error)) => Outcome::Failed { error },
+        Err(Failure::Transient(error))
+            if u32::try_from(attempts).unwrap_or(u32::MAX) < ctx.settings.email_max_attempts =>
+        {
+            let attempt = u32::try_from(attempts).unwrap_or(1);
+            Outcome::Retry {
+                error,
+                next_attempt_at: Utc::now() + outbox::backoff(ctx.settings.email_retry_base_ms, attempt),
+            }
+        }
+        Err(Failure::Transient(error)) => Outcome::Failed {
+            error: format!("{error} (gave up after {attempts} attempts)"),
+        },
     })
 }
 

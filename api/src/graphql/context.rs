@@ -32,25 +32,27 @@ pub struct AppData {
 }
 
 impl AppData {
-    /// Pushes a committed delivery to the queue and tells subscribers it is
-    /// QUEUED. A failed push is logged, not returned: the row is in the
-    /// outbox and the sweeper pushes it again. `organization_id` when the
-    /// caller knows it (otherwise it is read from the row).
-    pub async fn dispatch(&self, organization_id: Option<Uuid>, delivery_id: Option<Uuid>) {
+    /// Pushes a committed delivery of `organization_id` to the queue and
+    /// tells subscribers it is QUEUED. A failed push is logged, not
+    /// returned: the row is in the outbox and the sweeper pushes it again.
+    pub async fn dispatch(&self, organization_id: Uuid, delivery_id: Option<Uuid>) {
         let Some(delivery_id) = delivery_id else { return };
         if let Err(err) = self.queue.push(delivery_id).await {
             tracing::warn!(%delivery_id, error = %err, "push to the email queue failed; the sweeper will retry");
         }
-        let organization_id = match organization_id {
-            Some(id) => Some(id),
-            None => email_delivery_organization(&self.db, delivery_id).await,
-        };
-        if let Some(organization_id) = organization_id {
-            self.events.publish(Event::EmailDeliveryUpdated {
-                organization_id,
-                delivery_id,
-            });
-        }
+        self.events.publish(Event::EmailDeliveryUpdated {
+            organization_id,
+            delivery_id,
+        });
+    }
+
+    /// [`AppData::dispatch`] of a `requestNewInvitation`'s email, and the
+    /// portal status change it makes (an expired invitation is pending again).
+    pub async fn dispatch_requested(&self, queued: Option<service::invitations::Queued>) {
+        let Some(queued) = queued else { return };
+        let invitation = &queued.invitation;
+        self.dispatch(invitation.organization_id, queued.delivery_id).await;
+        self.publish_portal_status(invitation.organization_id, invitation.account_id);
     }
 
     /// Tells subscribers the portal status of `account_id` may have moved
@@ -70,22 +72,6 @@ impl AppData {
             asset_request_id,
         });
     }
-}
-
-/// The organization of delivery `id`, for an event (`None`: not found or
-/// the database failed, which is logged).
-async fn email_delivery_organization(db: &DatabaseConnection, id: Uuid) -> Option<Uuid> {
-    use sea_orm::{EntityTrait as _, QuerySelect as _};
-    let found: Result<Option<Uuid>, sea_orm::DbErr> = entity::email_delivery::Entity::find_by_id(id)
-        .select_only()
-        .column(entity::email_delivery::Column::OrganizationId)
-        .into_tuple()
-        .one(db)
-        .await;
-    found.unwrap_or_else(|err| {
-        tracing::warn!(delivery_id = %id, error = %err, "could not read a delivery's organization for its event");
-        None
-    })
 }
 
 /// The client's address, as the connection saw it.
@@ -110,8 +96,8 @@ pub trait ContextExt {
     fn payment_gateway(&self) -> &dyn service::gateway::PaymentGateway;
     /// The process-wide state.
     fn app(&self) -> &AppData;
-    /// [`AppData::dispatch`] with the viewer's organization.
-    fn dispatch(&self, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send;
+    /// [`AppData::dispatch`].
+    fn dispatch(&self, organization_id: Uuid, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send;
 }
 
 impl ContextExt for Context<'_> {
@@ -147,9 +133,7 @@ impl ContextExt for Context<'_> {
         self.data_unchecked::<AppData>()
     }
 
-    fn dispatch(&self, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send {
-        let app = self.data_unchecked::<AppData>();
-        let organization_id = self.viewer().organization_id().ok();
-        app.dispatch(organization_id, delivery_id)
+    fn dispatch(&self, organization_id: Uuid, delivery_id: Option<Uuid>) -> impl Future<Output = ()> + Send {
+        self.data_unchecked::<AppData>().dispatch(organization_id, delivery_id)
     }
 }

@@ -281,7 +281,7 @@ impl Wake for WakeFlag {
 pub struct Batch {
     db: DatabaseConnection,
     /// `None` for anonymous callers: every lookup finds nothing. Behind a
-    /// lock for [`Loaders::set_scope`]; read once per batch.
+    /// lock for [`Loaders::scope_handle`]; read once per batch.
     scope: Arc<std::sync::RwLock<Option<Scope>>>,
     /// Asset types met while loading assets (read with them, in the same
     /// statement), so that `Asset.assetType` usually needs no statement.

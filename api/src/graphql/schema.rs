@@ -52,6 +52,17 @@ fn build(data: Option<AppData>, depth: usize, complexity: usize) -> AppSchema {
     builder.finish()
 }
 
+/// Whether `viewer` may introspect under `GRAPHQL_INTROSPECTION` (`policy`),
+/// over HTTP and over websockets alike.
+#[must_use]
+pub fn may_introspect(policy: common::Introspection, viewer: &service::auth::Viewer) -> bool {
+    match policy {
+        common::Introspection::All => true,
+        common::Introspection::Off => false,
+        common::Introspection::Staff => viewer.require_staff().is_ok(),
+    }
+}
+
 /// How a document uses introspection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntrospectionUse {

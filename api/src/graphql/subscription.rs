@@ -28,7 +28,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use common::events::{Event, Events};
 use sea_orm::DatabaseConnection;
-use service::{Scope, accounts, asset_requests, auth::Viewer, deliveries};
+use service::{Scope, accounts, asset_requests, deliveries};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
@@ -115,7 +115,7 @@ impl Subscription {
         // The status this subscription last told of, per account: an event
         // that leaves it where it was (a resend) is not a change.
         let told: Arc<Mutex<HashMap<Uuid, entity::PortalStatus>>> = Arc::default();
-        watch(ctx, move |live, scope, event| {
+        watch(ctx, move |db, scope, event| {
             let told = told.clone();
             async move {
                 let Event::PortalStatusChanged {
@@ -129,10 +129,10 @@ impl Subscription {
                 if only.is_some_and(|only| only != account_id) {
                     return Ok(None);
                 }
-                let Some(account) = accounts::find(&live.db, &scope, account_id).await? else {
+                let Some(account) = accounts::find(&db, &scope, account_id).await? else {
                     return Ok(None);
                 };
-                let Some(portal_status) = accounts::portal_statuses(&live.db, &scope, [account_id])
+                let Some(portal_status) = accounts::portal_statuses(&db, &scope, [account_id])
                     .await?
                     .remove(&account_id)
                 else {
@@ -157,14 +157,14 @@ impl Subscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = async_graphql::Result<EmailDelivery>> + use<>, ApiError> {
         ctx.viewer().require_staff()?;
-        watch(ctx, |live, scope, event| async move {
+        watch(ctx, |db, scope, event| async move {
             let Event::EmailDeliveryUpdated { delivery_id, .. } = event else {
                 return Ok(None);
             };
             if scope.grants().is_some() {
                 return Ok(None);
             }
-            Ok(deliveries::find(&live.db, scope.organization_id(), delivery_id)
+            Ok(deliveries::find(&db, scope.organization_id(), delivery_id)
                 .await?
                 .map(EmailDelivery))
         })
@@ -176,23 +176,17 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = async_graphql::Result<AssetRequest>> + use<>, ApiError> {
-        watch(ctx, |live, scope, event| async move {
+        watch(ctx, |db, scope, event| async move {
             let Event::AssetRequestUpdated { asset_request_id, .. } = event else {
                 return Ok(None);
             };
-            match asset_requests::get(&live.db, &scope, asset_request_id).await {
+            match asset_requests::get(&db, &scope, asset_request_id).await {
                 Ok(request) => Ok(Some(AssetRequest(request))),
                 Err(ApiError::NotFound(_)) => Ok(None),
                 Err(err) => Err(err),
             }
         })
     }
-}
-
-/// What [`watch`]'s `pick` reads with.
-#[derive(Clone)]
-struct Live {
-    db: DatabaseConnection,
 }
 
 /// Holds one of the connection's subscription slots while its stream lives.
@@ -225,7 +219,7 @@ fn watch<T, F, Fut>(
 ) -> Result<impl Stream<Item = async_graphql::Result<T>> + use<T, F, Fut>, ApiError>
 where
     T: Send + 'static,
-    F: Fn(Live, Scope, Event) -> Fut + Send + Sync + 'static,
+    F: Fn(DatabaseConnection, Scope, Event) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Option<T>, ApiError>> + Send,
 {
     let session = ctx
@@ -234,12 +228,12 @@ where
     let organization_id = ctx.viewer().organization_id()?;
     let slot = Slot::take(&session.open)?;
     let loaders = ctx.loaders().scope_handle();
-    let live = Live { db: session.db.clone() };
+    let db = session.db.clone();
     let token = session.token.clone();
     let receiver = session.events.subscribe();
     struct State<F> {
         receiver: tokio::sync::broadcast::Receiver<Event>,
-        live: Live,
+        db: DatabaseConnection,
         token: String,
         loaders: ScopeHandle,
         pick: F,
@@ -249,7 +243,7 @@ where
     }
     let state = State {
         receiver,
-        live,
+        db,
         token,
         loaders,
         pick,
@@ -273,20 +267,17 @@ where
             if event.organization_id() != state.organization_id {
                 continue;
             }
-            let viewer = match service::auth::viewer_for_token(&state.live.db, &state.token).await {
+            let viewer = match service::auth::viewer_for_token(&state.db, &state.token).await {
                 Ok(viewer) => viewer,
                 Err(err) => return Some((Err(err), state)),
             };
-            let scope = match (&viewer, viewer.scope()) {
-                (Viewer::Anonymous, _) | (_, Err(_)) => {
-                    // Signed out, expired or disconnected: nothing more.
-                    state.ended = true;
-                    return Some((Err(ApiError::Unauthenticated), state));
-                }
-                (_, Ok(scope)) => scope,
+            let Ok(scope) = viewer.scope() else {
+                // Signed out, expired or disconnected: nothing more.
+                state.ended = true;
+                return Some((Err(ApiError::Unauthenticated), state));
             };
             state.loaders.set(Some(scope.clone()));
-            match (state.pick)(state.live.clone(), scope, event).await {
+            match (state.pick)(state.db.clone(), scope, event).await {
                 Ok(Some(item)) => return Some((Ok(item), state)),
                 Ok(None) => {}
                 Err(err) => return Some((Err(err), state)),

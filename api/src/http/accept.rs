@@ -245,9 +245,9 @@ pub async fn request_new_link(
     }
     limiter.count(Action::RequestNewInvitation, &form.token, address).await;
     match invitations::request_new(&state.data.db, &form.token, &state.data.settings).await {
-        Ok(delivery) => {
+        Ok(queued) => {
             // Committed: a failed push is only late, the sweeper pushes it again.
-            state.data.dispatch(None, delivery).await;
+            state.data.dispatch_requested(queued).await;
             page(
                 StatusCode::OK,
                 &NewLinkRequested {

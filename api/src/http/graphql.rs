@@ -23,16 +23,16 @@ use axum::{
     },
     response::{IntoResponse, Response},
 };
-use common::Introspection;
 
 use crate::{
     AppState, auth,
-    error::finish_response,
+    error::{error_response, finish_response},
     graphql::{
         context::ClientAddr,
         loaders::Loaders,
         schema::{
-            IntrospectionUse, introspection_use, is_request_error, label_after, operation_label, strip_suggestions,
+            IntrospectionUse, introspection_use, is_request_error, label_after, may_introspect, operation_label,
+            strip_suggestions,
         },
     },
 };
@@ -286,19 +286,13 @@ async fn execute(
     let viewer = match auth::viewer_from_header(&state.data.db, authorization).await {
         Ok(viewer) => viewer,
         Err(err) => {
-            let mut error = async_graphql::ServerError::new(err.to_string(), None);
-            error.source = Some(std::sync::Arc::new(err));
-            let response = finish_response(async_graphql::Response::from_errors(vec![error]));
+            let response = error_response(err);
             state.metrics.observe_graphql("auth", started.elapsed(), false);
             return answer(response, media, StatusCode::INTERNAL_SERVER_ERROR);
         }
     }; // Parsed once here; execution reuses the parsed document.
     let label = operation_label(&mut request);
-    let may_introspect = match state.data.settings.graphql_introspection {
-        Introspection::All => true,
-        Introspection::Off => false,
-        Introspection::Staff => viewer.require_staff().is_ok(),
-    };
+    let may_introspect = may_introspect(state.data.settings.graphql_introspection, &viewer);
     let introspection = request.parsed_query().map_or(IntrospectionUse::None, introspection_use);
     if introspection != IntrospectionUse::None && !may_introspect {
         state.metrics.observe_graphql("introspection", started.elapsed(), false);

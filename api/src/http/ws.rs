@@ -19,7 +19,7 @@
 use std::{str::FromStr as _, sync::Arc, time::Duration};
 
 use async_graphql::{
-    Data, Executor, Request, Response, ServerError,
+    Data, Executor, Request, Response,
     futures_util::{SinkExt as _, StreamExt as _, future, stream::BoxStream},
     http::{ALL_WEBSOCKET_PROTOCOLS, WebSocket as GraphqlWebSocket, WebSocketProtocols, WsMessage},
     parser::types::OperationType,
@@ -37,8 +37,13 @@ use service::auth::Viewer;
 
 use crate::{
     AppState,
-    error::{ApiError, finish_response},
-    graphql::{AppSchema, loaders::Loaders, schema::strip_suggestions, subscription::LiveSession},
+    error::{ApiError, error_response, finish_response},
+    graphql::{
+        AppSchema,
+        loaders::Loaders,
+        schema::{may_introspect, strip_suggestions},
+        subscription::LiveSession,
+    },
 };
 
 /// Largest websocket message accepted from a client.
@@ -159,26 +164,16 @@ impl Executor for LiveExecutor {
     }
 
     fn execute_stream(&self, mut request: Request, session: Option<Arc<Data>>) -> BoxStream<'static, Response> {
-        let refuse = |error: ApiError| {
-            let mut server_error = ServerError::new(error.to_string(), None);
-            server_error.source = Some(Arc::new(error));
-            async_graphql::futures_util::stream::once(future::ready(finish_response(Response::from_errors(vec![
-                server_error,
-            ]))))
-            .boxed()
-        };
+        let refuse =
+            |error: ApiError| async_graphql::futures_util::stream::once(future::ready(error_response(error))).boxed();
         let Some(session) = session else {
             return refuse(ApiError::Unauthenticated);
         };
-        let may_introspect = match self.introspection {
-            Introspection::All => true,
-            Introspection::Off => false,
-            Introspection::Staff => session.get(&std::any::TypeId::of::<Viewer>()).is_some_and(|viewer| {
-                viewer
-                    .downcast_ref::<Viewer>()
-                    .is_some_and(|viewer| viewer.require_staff().is_ok())
-            }),
-        };
+        // The connection's viewer, from its connection_init.
+        let may_introspect = session
+            .get(&std::any::TypeId::of::<Viewer>())
+            .and_then(|viewer| viewer.downcast_ref::<Viewer>())
+            .is_some_and(|viewer| may_introspect(self.introspection, viewer));
         let wanted = request.operation_name.clone();
         // Parse errors are answered by the execution below.
         if let Ok(document) = request.parsed_query() {

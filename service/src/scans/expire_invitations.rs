@@ -40,7 +40,7 @@ pub const SCAN: Scan = Scan {
 
 fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> ScanFuture<'_> {
     Box::pin(async move {
-        let expired = expire_due_invitations(db, now).await?;
+        let expired = expire_due(db, now).await?;
         let events = expired
             .iter()
             .map(
@@ -59,21 +59,13 @@ fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> ScanFuture<'_> {
 }
 
 /// Marks every PENDING invitation whose `expires_at` is at or before `now`
-/// EXPIRED, each with its audit event; returns how many this call marked
-/// (rows another process took first are not counted).
+/// EXPIRED, each with its audit event; returns the organization, account
+/// and expiry time of each one this call marked (rows another process took
+/// first are not listed).
 ///
 /// # Errors
 /// On database failure; what was committed before stays.
-pub async fn expire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, DbErr> {
-    Ok(expire_due_invitations(db, now).await?.len() as u64)
-}
-
-/// [`expire_due`], naming the organization, account and expiry time of each
-/// invitation this call marked.
-///
-/// # Errors
-/// On database failure; what was committed before stays.
-pub async fn expire_due_invitations(
+pub async fn expire_due(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
 ) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, DbErr> {

@@ -47,7 +47,7 @@ impl AssetRequestMutation {
         };
         let changed = asset_requests::request(ctx.db(), ctx.settings(), user, &scope, new).await?;
         for delivery in changed.deliveries {
-            ctx.dispatch(Some(delivery)).await;
+            ctx.dispatch(changed.request.organization_id, Some(delivery)).await;
         }
         ctx.app()
             .publish_asset_request(changed.request.organization_id, changed.request.id);
@@ -81,7 +81,7 @@ impl AssetRequestMutation {
             asset_requests::update_status(ctx.db(), ctx.settings(), staff, id, status.into(), reason.as_deref())
                 .await?;
         for delivery in changed.deliveries {
-            ctx.dispatch(Some(delivery)).await;
+            ctx.dispatch(changed.request.organization_id, Some(delivery)).await;
         }
         ctx.app()
             .publish_asset_request(changed.request.organization_id, changed.request.id);

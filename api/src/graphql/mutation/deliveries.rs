@@ -25,7 +25,7 @@ impl DeliveryMutation {
             ctx.settings().outbox_redeliver_after(),
         )
         .await?;
-        ctx.dispatch(Some(delivery.id)).await;
+        ctx.dispatch(delivery.organization_id, Some(delivery.id)).await;
         Ok(EmailDelivery(delivery))
     }
 }

@@ -56,7 +56,8 @@ impl InvitationMutation {
             })
             .transpose()?;
         let queued = invitations::invite(ctx.db(), staff, account_id, location_ids, ctx.settings()).await?;
-        ctx.dispatch(queued.delivery_id).await;
+        ctx.dispatch(queued.invitation.organization_id, queued.delivery_id)
+            .await;
         publish_status_of(ctx, &queued.invitation);
         Ok(Invitation(queued.invitation))
     }
@@ -66,7 +67,8 @@ impl InvitationMutation {
         let staff = ctx.viewer().require_staff()?;
         let id = require_id(&invitation_id, "invitation")?;
         let queued = invitations::resend(ctx.db(), staff, id, ctx.settings()).await?;
-        ctx.dispatch(queued.delivery_id).await;
+        ctx.dispatch(queued.invitation.organization_id, queued.delivery_id)
+            .await;
         publish_status_of(ctx, &queued.invitation);
         Ok(Invitation(queued.invitation))
     }
@@ -126,8 +128,8 @@ impl InvitationMutation {
         let address = ctx.client_addr();
         limiter.check(Action::RequestNewInvitation, &token, address).await?;
         limiter.count(Action::RequestNewInvitation, &token, address).await;
-        let delivery = invitations::request_new(ctx.db(), &token, ctx.settings()).await?;
-        ctx.dispatch(delivery).await;
+        let queued = invitations::request_new(ctx.db(), &token, ctx.settings()).await?;
+        ctx.app().dispatch_requested(queued).await;
         Ok(true)
     }
 }

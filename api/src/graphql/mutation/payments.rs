@@ -30,7 +30,7 @@ impl PaymentMutation {
             idempotency_key,
         };
         let paid = payments::pay(ctx.db(), ctx.payment_gateway(), ctx.settings(), payer, &scope, request).await?;
-        ctx.dispatch(paid.delivery_id).await;
+        ctx.dispatch(paid.payment.organization_id, paid.delivery_id).await;
         Ok(Payment(paid.payment))
     }
 }
