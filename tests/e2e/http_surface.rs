@@ -181,6 +181,33 @@ async fn metrics_count_requests_and_time_operations_by_root_field_and_count_stat
 }
 
 #[tokio::test]
+async fn made_up_http_methods_do_not_create_metric_labels() {
+    let app = TestApp::spawn().await;
+    for made_up in ["PROPFIND", "BREW", "X-ONE-OFF"] {
+        let method = reqwest::Method::from_bytes(made_up.as_bytes()).expect("a token");
+        let response = app
+            .client
+            .request(method, format!("{}/graphql", app.address))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 405, "{made_up}");
+    }
+    let metrics = app.get("/metrics").await.text().await.expect("body");
+    for made_up in ["PROPFIND", "BREW", "X-ONE-OFF"] {
+        assert!(!metrics.contains(made_up), "{made_up} became a label:\n{metrics}");
+    }
+    assert_eq!(
+        sample(
+            &metrics,
+            "portal_http_requests_total{method=\"OTHER\",route=\"/graphql\",status=\"405\"}"
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id_and_a_client_supplied_one_is_kept() {
     let app = TestApp::spawn().await;
     let request_id = |response: &reqwest::Response| {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{StatusCode, header::CONTENT_TYPE},
+    http::{Method, StatusCode, header::CONTENT_TYPE},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -27,14 +27,14 @@ use crate::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
 }
 
@@ -148,10 +148,10 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    fn observe_http(&self, method: String, route: String, status: StatusCode, elapsed: Duration) {
+    fn observe_http(&self, method: &'static str, route: String, status: StatusCode, elapsed: Duration) {
         self.http_duration
             .get_or_create(&RouteLabels {
-                method: method.clone(),
+                method,
                 route: route.clone(),
             })
             .observe(elapsed.as_secs_f64());
@@ -175,11 +175,30 @@ impl Metrics {
     }
 }
 
+/// The `method` label of a request: one of HTTP's standard methods, or
+/// `OTHER` for any extension method a client makes up (so clients cannot
+/// create label values).
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// Middleware: counts and times every HTTP request by its route pattern
-/// (never the raw path, which would let clients create label values).
+/// (never the raw path) and its method folded to the standard set (never a
+/// made-up method), so clients cannot create label values.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -200,4 +219,19 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_fold_to_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for made_up in ["PROPFIND", "get", "X-1234"] {
+            let method = Method::from_bytes(made_up.as_bytes()).expect("a token");
+            assert_eq!(method_label(&method), "OTHER", "{made_up}");
+        }
+    }
 }
