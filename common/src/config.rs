@@ -84,6 +84,12 @@ pub struct Settings {
     /// TLS, greeting, every command and the data) before the attempt counts
     /// as a transient failure.
     pub smtp_timeout_seconds: u32,
+    /// `HTTP_REQUEST_TIMEOUT_SECONDS`: how long the api may take over one
+    /// HTTP request, reading its body included, before it answers 408 (a
+    /// client that trickles its body cannot hold a connection and a
+    /// handler for ever). Websocket connections are bounded only while they
+    /// are set up.
+    pub http_request_timeout_seconds: u32,
     /// `EMAIL_MAX_ATTEMPTS`: attempts before a delivery is FAILED.
     pub email_max_attempts: u32,
     /// `EMAIL_RETRY_BASE_MS`: the first retry's backoff; it doubles each attempt.
@@ -229,6 +235,7 @@ impl Settings {
             session_ttl_hours: parse_positive(&get, "SESSION_TTL_HOURS", 720)?,
             worker_concurrency: parse_positive(&get, "WORKER_CONCURRENCY", 4)?,
             smtp_timeout_seconds: parse_positive(&get, "SMTP_TIMEOUT_SECONDS", 30)?,
+            http_request_timeout_seconds: parse_positive(&get, "HTTP_REQUEST_TIMEOUT_SECONDS", 30)?,
             email_max_attempts: parse_positive(&get, "EMAIL_MAX_ATTEMPTS", 5)?,
             email_retry_base_ms: parse_positive(&get, "EMAIL_RETRY_BASE_MS", 2000)?,
             outbox_redeliver_seconds: parse_positive(&get, "OUTBOX_REDELIVER_SECONDS", 15)?,
@@ -244,6 +251,12 @@ impl Settings {
     #[must_use]
     pub fn outbox_redeliver_after(&self) -> Duration {
         Duration::from_secs(u64::from(self.outbox_redeliver_seconds))
+    }
+
+    /// `HTTP_REQUEST_TIMEOUT_SECONDS` as a duration.
+    #[must_use]
+    pub fn http_request_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.http_request_timeout_seconds))
     }
 
     /// `SMTP_TIMEOUT_SECONDS` as a duration.

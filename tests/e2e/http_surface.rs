@@ -266,3 +266,30 @@ async fn with_one_graphql_permit_concurrent_requests_wait_their_turn_and_all_suc
         assert_eq!(answer["data"]["viewer"]["__typename"], "StaffUser", "{answer}");
     }
 }
+
+#[tokio::test]
+async fn a_request_whose_body_never_arrives_is_answered_408_after_http_request_timeout() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = TestApp::spawn_with(&[("HTTP_REQUEST_TIMEOUT_SECONDS", "1")]).await;
+    let authority = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&authority).await.expect("connect");
+    // Headers promise 100 bytes of body; only one ever comes.
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let started = std::time::Instant::now();
+    let mut answer = vec![0_u8; 256];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut answer))
+        .await
+        .expect("the api answers instead of waiting for the body for ever")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}
