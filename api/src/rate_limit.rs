@@ -1,5 +1,7 @@
 //! Rate limits for the public sign-in operations (`staffLogin`,
-//! `portalLogin`, `acceptInvitation`, `requestNewInvitation`): at most
+//! `portalLogin`, `acceptInvitation`, `requestNewInvitation`) and the
+//! password ones (`requestPasswordReset`, `resetPassword`,
+//! `changePassword`): at most
 //! [`MAX_FAILURES`] counted attempts per subject (an email, a link) and a
 //! looser limit per client address, in a fixed [`WINDOW`].
 //!
@@ -38,6 +40,12 @@ pub enum Action {
     AcceptInvitation,
     /// `requestNewInvitation`.
     RequestNewInvitation,
+    /// `requestPasswordReset` (every request counts: each sends an email).
+    RequestPasswordReset,
+    /// `resetPassword` (a wrong token counts).
+    ResetPassword,
+    /// `changePassword` (a wrong current password counts).
+    ChangePassword,
 }
 
 impl Action {
@@ -47,6 +55,9 @@ impl Action {
             Self::PortalLogin => "portal-login",
             Self::AcceptInvitation => "accept",
             Self::RequestNewInvitation => "new-link",
+            Self::RequestPasswordReset => "reset-request",
+            Self::ResetPassword => "reset",
+            Self::ChangePassword => "change-password",
         }
     }
 }

@@ -160,6 +160,11 @@ pub enum Outcome {
         /// What went wrong (no secrets).
         error: String,
     },
+    /// Not sent: the email was no longer wanted (recorded as CANCELLED).
+    Cancelled {
+        /// Why, for staff (no secrets).
+        reason: String,
+    },
 }
 
 /// Records the outcome of `owner`'s attempt and releases the lease.
@@ -187,6 +192,9 @@ pub async fn finish(db: &impl ConnectionTrait, id: Uuid, owner: &str, outcome: &
         Outcome::Failed { error } => update
             .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Failed))
             .col_expr(email_delivery::Column::LastError, Expr::value(Some(truncate(error)))),
+        Outcome::Cancelled { reason } => update
+            .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Cancelled))
+            .col_expr(email_delivery::Column::LastError, Expr::value(Some(truncate(reason)))),
     };
     let result = update
         .filter(email_delivery::Column::Id.eq(id))

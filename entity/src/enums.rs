@@ -120,6 +120,9 @@ pub enum EmailKind {
     /// Receipt for a successful online payment.
     #[sea_orm(string_value = "PAYMENT_RECEIPT")]
     PaymentReceipt,
+    /// A password-reset link (minted at send time, like an invitation's).
+    #[sea_orm(string_value = "PASSWORD_RESET")]
+    PasswordReset,
 }
 
 /// Delivery state of an outbox row (`email_deliveries.status`).
@@ -139,6 +142,11 @@ pub enum DeliveryStatus {
     /// Failed permanently or ran out of attempts; staff may retry it.
     #[sea_orm(string_value = "FAILED")]
     Failed,
+    /// Not sent because it was no longer wanted when its turn came (its
+    /// invitation was revoked, accepted or deleted; its reset link was
+    /// superseded or used). Not a failure, and not retried.
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
 }
 
 /// Whether an account's customer uses the portal. Not stored: it is derived

@@ -32,6 +32,7 @@ pub mod invoice;
 pub mod invoice_line;
 pub mod location;
 pub mod organization;
+pub mod password_reset;
 pub mod payment;
 pub mod portal_access;
 pub mod portal_user;

@@ -14,6 +14,7 @@ pub use super::invoice::Entity as Invoice;
 pub use super::invoice_line::Entity as InvoiceLine;
 pub use super::location::Entity as Location;
 pub use super::organization::Entity as Organization;
+pub use super::password_reset::Entity as PasswordReset;
 pub use super::payment::Entity as Payment;
 pub use super::portal_access::Entity as PortalAccess;
 pub use super::portal_user::Entity as PortalUser;

@@ -39,6 +39,8 @@ pub const INVITATIONS_TOKEN_DIGEST: &str = "uq_invitations_token_digest";
 pub const PORTAL_USERS_ORG_EMAIL: &str = "uq_portal_users_org_email";
 /// `sessions (token_digest)`.
 pub const SESSIONS_TOKEN_DIGEST: &str = "uq_sessions_token_digest";
+/// `password_resets (token_digest)`; NULLs (not yet sent) do not collide.
+pub const PASSWORD_RESETS_TOKEN_DIGEST: &str = "uq_password_resets_token_digest";
 
 /// A UNIQUE index of the schema: its name, table and columns in index order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,11 @@ pub const UNIQUE_INDEXES: &[UniqueIndex] = &[
     UniqueIndex {
         name: SESSIONS_TOKEN_DIGEST,
         table: "sessions",
+        columns: &["token_digest"],
+    },
+    UniqueIndex {
+        name: PASSWORD_RESETS_TOKEN_DIGEST,
+        table: "password_resets",
         columns: &["token_digest"],
     },
 ];

@@ -12,9 +12,32 @@
 
 pub mod constraint;
 mod m20261129_000001_initial_schema;
+mod m20261203_000001_password_resets;
 
-pub use m20261129_000001_initial_schema::TABLES;
 pub use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+/// Every table of the schema after all migrations, in creation order.
+pub const TABLES: [&str; 19] = [
+    "organizations",
+    "staff_users",
+    "accounts",
+    "locations",
+    "asset_types",
+    "assets",
+    "portal_users",
+    "invoices",
+    "invoice_lines",
+    "payments",
+    "asset_requests",
+    "invitations",
+    "invitation_locations",
+    "invitation_links",
+    "portal_access",
+    "sessions",
+    "email_deliveries",
+    "audit_events",
+    "password_resets",
+];
 
 /// All migrations of the schema, in order.
 pub struct Migrator;
@@ -22,6 +45,22 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261129_000001_initial_schema::Migration)]
+        vec![
+            Box::new(m20261129_000001_initial_schema::Migration),
+            Box::new(m20261203_000001_password_resets::Migration),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tables_are_every_migrations_tables_in_order() {
+        let migrated: Vec<&str> = crate::m20261129_000001_initial_schema::TABLES
+            .iter()
+            .chain(crate::m20261203_000001_password_resets::TABLES.iter())
+            .copied()
+            .collect();
+        assert_eq!(migrated, super::TABLES);
     }
 }

@@ -40,6 +40,11 @@ pub enum ApiError {
     /// The invitation token is past its expiry.
     #[error("this invitation link has expired")]
     InvitationExpired,
+    /// The password-reset token is unknown, used, superseded or expired.
+    #[error(
+        "this password reset link is not valid (already used, replaced by a newer one, or expired); ask for a new one"
+    )]
+    PasswordResetInvalid,
     /// Login failed; the same for an unknown email and a wrong password.
     #[error("the email or password is not correct")]
     InvalidCredentials,
@@ -103,6 +108,7 @@ impl ApiError {
             Self::InvitationInvalid => "INVITATION_INVALID",
             Self::InvitationExpired => "INVITATION_EXPIRED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::PasswordResetInvalid => "PASSWORD_RESET_INVALID",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::PaymentsNotEnabled => "PAYMENTS_NOT_ENABLED",
             Self::PaymentDeclined => "PAYMENT_DECLINED",

@@ -26,6 +26,7 @@ pub mod locations;
 pub mod money;
 pub mod organizations;
 pub mod page;
+pub mod password_resets;
 pub mod payments;
 pub mod scans;
 pub mod scope;

@@ -366,6 +366,28 @@ fn table(w: &World) -> Vec<Row> {
             "mutation { requestNewInvitation(token: \"unknown\") }",
             [Ok, Ok, Ok, Ok, Ok],
         ),
+        row(
+            "requestPasswordReset",
+            "mutation { requestPasswordReset(email: \"nobody@example.com\", organization: \"org-a\") }",
+            [Ok, Ok, Ok, Ok, Ok],
+        ),
+        row(
+            "resetPassword",
+            "mutation { resetPassword(token: \"unknown\", password: \"a long enough password\") { token } }",
+            [Err("PASSWORD_RESET_INVALID"); 5],
+        ),
+        // --- mutations: anybody signed in ----------------------------------
+        row(
+            "changePassword",
+            "mutation { changePassword(currentPassword: \"not the password\", newPassword: \"a long enough password\") }",
+            [
+                UN,
+                Err("INVALID_CREDENTIALS"),
+                Err("INVALID_CREDENTIALS"),
+                Err("INVALID_CREDENTIALS"),
+                Err("INVALID_CREDENTIALS"),
+            ],
+        ),
         // --- mutations: portal user ----------------------------------------
         row(
             "requestAsset",

@@ -592,7 +592,7 @@ fn context(app: &TestApp) -> JobContext {
 const QUIET: [(&str, &str); 2] = [("OUTBOX_REDELIVER_SECONDS", "3600"), ("EMAIL_RETRY_BASE_MS", "3600000")];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_invitation_no_longer_pending_fails_its_delivery_without_an_email() {
+async fn an_invitation_no_longer_pending_cancels_its_delivery_without_an_email() {
     let sink = SmtpSink::start().await;
     let redis = namespace().await;
     let app = app_with(&redis, &sink, &QUIET).await;
@@ -611,12 +611,16 @@ async fn an_invitation_no_longer_pending_fails_its_delivery_without_an_email() {
         let processed = jobs::process_delivery(&ctx, one.delivery_id).await.expect("process");
         assert_eq!(
             processed,
-            Processed::Failed {
+            Processed::Cancelled {
                 reason: jobs::INVITATION_NOT_PENDING.to_owned()
             }
         );
         let row = delivery(&app.db, one.delivery_id).await;
-        assert_eq!(row.status, DeliveryStatus::Failed);
+        assert_eq!(
+            row.status,
+            DeliveryStatus::Cancelled,
+            "not wanted any more is not a failure"
+        );
         assert_eq!(row.last_error.as_deref(), Some("invitation is no longer pending"));
         assert!(
             invitation_row(&app.db, one.invitation_id).await.token_digest.is_none(),

@@ -24,6 +24,7 @@ mod invoices;
 mod isolation;
 mod locations_assets;
 mod pagination;
+mod passwords;
 mod payments;
 mod roles;
 mod scans;

@@ -10,7 +10,8 @@
 //!    into a log, the database or the queue.
 //! 3. Send, and record the outcome on the row ([`common::outbox::finish`]):
 //!    SENT; RETRYING with exponential backoff on a transient failure until
-//!    `EMAIL_MAX_ATTEMPTS`; FAILED at once on a permanent one.
+//!    `EMAIL_MAX_ATTEMPTS`; FAILED at once on a permanent one; CANCELLED
+//!    when the service says the email is no longer wanted.
 //!
 //! Nothing here retries in process: a failed attempt is recorded and the
 //! sweeper brings the row back when it is due. Recipients are masked in logs.
@@ -115,6 +116,11 @@ pub enum Processed {
         /// What went wrong, as recorded in `last_error`.
         reason: String,
     },
+    /// Marked CANCELLED: nothing sent, the email was no longer wanted.
+    Cancelled {
+        /// Why, as recorded in `last_error`.
+        reason: String,
+    },
     /// Attempted, but the lease had lapsed and another worker had taken the
     /// row over before the outcome could be recorded; that worker decides.
     LeaseLost,
@@ -133,6 +139,7 @@ pub enum JobError {
 enum Failure {
     Transient(String),
     Permanent(String),
+    Cancelled(String),
     Database(DbErr),
 }
 
@@ -153,6 +160,7 @@ impl From<RenderError> for Failure {
             // any database failure while processing it.
             RenderError::Transient(err) => Self::Database(err),
             RenderError::Permanent(reason) => Self::Permanent(reason),
+            RenderError::Cancelled(reason) => Self::Cancelled(reason),
         }
     }
 }
@@ -220,6 +228,10 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
             tracing::warn!(%recipient, attempts, %error, "email failed");
             Processed::Failed { reason: error }
         }
+        Outcome::Cancelled { reason } => {
+            tracing::info!(%recipient, attempts, %reason, "email cancelled: no longer wanted");
+            Processed::Cancelled { reason }
+        }
     })
 }
 
@@ -233,6 +245,7 @@ async fn try_once(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<
         Ok(()) => Outcome::Sent,
         Err(Failure::Database(err)) => return Err(err.into()),
         Err(Failure::Permanent(error)) => Outcome::Failed { error },
+        Err(Failure::Cancelled(reason)) => Outcome::Cancelled { reason },
         Err(Failure::Transient(error))
             if u32::try_from(attempts).unwrap_or(u32::MAX) < ctx.settings.email_max_attempts =>
         {

@@ -7,8 +7,8 @@
 //!   see the subject in the delivery list before anything is sent).
 //! - [`render`] turns a claimed delivery row into the email to send: it
 //!   reads the payload back and renders the text and HTML parts. An
-//!   INVITATION mints its link here, at send time
-//!   ([`crate::invitation_links`]).
+//!   INVITATION and a PASSWORD_RESET mint their link here, at send time
+//!   ([`crate::invitation_links`], [`crate::password_resets`]).
 //!
 //! Templates are askama's: checked at compile time, and every value is
 //! HTML-escaped in the `.html` parts (never in the `.txt` parts, which are
@@ -23,6 +23,7 @@ pub mod asset_request;
 pub mod asset_request_received;
 pub mod asset_request_updated;
 pub mod invitation;
+pub mod password_reset;
 pub mod payment_receipt;
 
 use common::{
@@ -120,10 +121,15 @@ pub enum RenderError {
     /// The database failed: the attempt should be made again later.
     #[error("database error while rendering an email: {0}")]
     Transient(#[from] DbErr),
-    /// The email can never be sent as it is (unreadable payload, invitation
-    /// no longer pending or gone); the message is for `last_error`.
+    /// The email can never be sent as it is (an unreadable payload, a
+    /// template that fails); the message is for `last_error`.
     #[error("{0}")]
     Permanent(String),
+    /// The email is no longer wanted (its invitation is no longer pending or
+    /// is gone; its reset link was superseded or used): it is CANCELLED, not
+    /// sent. The message is for `last_error`.
+    #[error("{0}")]
+    Cancelled(String),
 }
 
 /// Renders the claimed `delivery` from its payload with its kind's templates
@@ -131,8 +137,9 @@ pub enum RenderError {
 ///
 /// # Errors
 /// [`RenderError::Permanent`] for a payload that does not parse (a row
-/// written by an older version) or an email that must not be sent any more;
-/// [`RenderError::Transient`] when the database fails.
+/// written by an older version); [`RenderError::Cancelled`] for an email
+/// that must not be sent any more; [`RenderError::Transient`] when the
+/// database fails.
 pub async fn render(
     db: &DatabaseConnection,
     settings: &Settings,
@@ -154,6 +161,10 @@ pub async fn render(
         ),
         EmailKind::PaymentReceipt => {
             payment_receipt::render(subject, &payload::<payment_receipt::PaymentReceipt>(delivery)?)
+        }
+        EmailKind::PasswordReset => {
+            let email: password_reset::PasswordReset = payload(delivery)?;
+            return password_reset::render(db, settings, delivery, &email).await;
         }
     };
     rendered.map_err(template_failed)

@@ -9,6 +9,7 @@ mod invitations;
 mod invoices;
 mod locations;
 mod organization;
+mod passwords;
 mod payments;
 mod sessions;
 
@@ -18,6 +19,7 @@ use async_graphql::MergedObject;
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     sessions::SessionMutation,
+    passwords::PasswordMutation,
     organization::OrganizationMutation,
     accounts::AccountMutation,
     locations::LocationMutation,

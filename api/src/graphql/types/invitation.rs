@@ -41,6 +41,8 @@ pub enum EmailKind {
     AssetRequestUpdated,
     /// To the payer: a receipt.
     PaymentReceipt,
+    /// A password-reset link.
+    PasswordReset,
 }
 
 /// Where an email is in its delivery.
@@ -55,6 +57,11 @@ pub enum DeliveryStatus {
     Sent,
     /// Gave up: a permanent SMTP error, or the attempts ran out.
     Failed,
+    /// Nothing was sent because the email was no longer wanted when its turn
+    /// came (its invitation was revoked, superseded or accepted; its reset
+    /// link was superseded). Not a failure: FAILED stays for emails that
+    /// could not be delivered.
+    Cancelled,
 }
 
 /// An invitation to the portal for an account's contact.

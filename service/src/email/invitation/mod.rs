@@ -4,8 +4,8 @@
 //! The payload names the invitation only; the link is minted when the email
 //! is rendered for sending ([`crate::invitation_links::mint`]), and the
 //! names it shows are read at that moment. An invitation that is no longer
-//! PENDING (accepted, revoked, expired) or gone is a permanent failure: its
-//! email must not go out.
+//! PENDING (accepted, revoked, expired) or gone cancels its email: it must
+//! not go out.
 
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -106,11 +106,11 @@ pub(super) async fn render(
 ) -> Result<RenderedEmail, RenderError> {
     let invitation_id = delivery
         .invitation_id
-        .ok_or_else(|| RenderError::Permanent(GONE.to_owned()))?;
+        .ok_or_else(|| RenderError::Cancelled(GONE.to_owned()))?;
     let minted = match invitation_links::mint(db, delivery.organization_id, invitation_id).await? {
         Mint::Minted(minted) => minted,
-        Mint::NotPending => return Err(RenderError::Permanent(NOT_PENDING.to_owned())),
-        Mint::Gone => return Err(RenderError::Permanent(GONE.to_owned())),
+        Mint::NotPending => return Err(RenderError::Cancelled(NOT_PENDING.to_owned())),
+        Mint::Gone => return Err(RenderError::Cancelled(GONE.to_owned())),
     };
     let content = Content {
         subject: delivery.subject.clone(),
