@@ -281,6 +281,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(http::accept::request_new_link),
         )
         .merge(http::graphiql::assets_router())
+        .merge(http::portal::routes())
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
         .route("/metrics", get(http::metrics::metrics))

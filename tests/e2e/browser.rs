@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::helpers::{STAFF_PASSWORD, TestApp, node_json};
+use crate::helpers::{CUSTOMER_PASSWORD, STAFF_PASSWORD, TestApp, node_json};
 
 fn screenshot(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("portal-tests");
@@ -141,4 +141,133 @@ async fn a_page_on_an_allowed_origin_calls_the_api_and_another_origin_is_blocked
         other["console"].to_string().contains("CORS policy"),
         "Chromium names CORS as the reason: {other}"
     );
+}
+
+/// Where the portal journey's screenshots go: `<target>/portal-screenshots`.
+fn portal_screenshots() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"),
+        PathBuf::from,
+    );
+    let dir = target.join("portal-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+/// The path and query of the link in the newest email whose text has
+/// `marker` (e.g. `/portal/accept?token=`), waiting for it.
+async fn emailed_path(sink: &testkit::smtp_sink::SmtpSink, marker: &str) -> String {
+    let text = testkit::eventually(std::time::Duration::from_secs(20), async || {
+        sink.messages()
+            .into_iter()
+            .rev()
+            .filter_map(|m| m.text())
+            .find(|text| text.contains(marker))
+            .ok_or_else(|| format!("no email with {marker} yet"))
+    })
+    .await;
+    let start = text.find(marker).expect("marker");
+    let token: String = text[start + marker.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    format!("{marker}{token}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_signs_up_uses_the_dashboard_signs_out_and_resets_the_password_in_chromium() {
+    let sink = testkit::smtp_sink::SmtpSink::start().await;
+    let app = TestApp::spawn_with(&[("SMTP_URL", &sink.url())]).await;
+    let staff = app.staff("acme").await;
+    let email = "pat@customer.example";
+    let account = app.create_account(&staff, "C-1", "Harbor Cafe", Some(email)).await;
+    let pier = app.create_location(&staff, &account, "Pier Site").await;
+    for tag in ["PT-101", "PT-102"] {
+        let asset = app.create_asset(&staff, tag).await;
+        app.deploy(&staff, &asset, Some(&pier)).await;
+    }
+    app.create_invoice(&staff, &account, "INV-1", &[("Rental", 2, 12_500)])
+        .await;
+    app.gql_ok(
+        staff.auth(),
+        "mutation($a: ID!) { inviteToPortal(accountId: $a) { id } }",
+        serde_json::json!({"a": account}),
+    )
+    .await;
+    let accept = emailed_path(&sink, "/portal/accept?token=").await;
+    let shots = portal_screenshots();
+    let profile = std::env::temp_dir().join(format!("portal-journey-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&profile).expect("profile dir");
+    let args = |phase: &str, path: &str, extra: &[&str]| {
+        let mut args = vec![
+            phase.to_owned(),
+            app.address.clone(),
+            path.to_owned(),
+            profile.display().to_string(),
+            shots.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    };
+
+    let first = node_json(
+        "portal-journey.mjs",
+        args("sign-up", &accept, &[email, CUSTOMER_PASSWORD]),
+        true,
+    )
+    .await;
+    eprintln!("portal screenshots: {}", shots.display());
+    assert_eq!(
+        first["problems"],
+        serde_json::json!([]),
+        "console errors or CSP violations: {first}"
+    );
+    let dashboard = &first["dashboard"];
+    assert_eq!(dashboard["url"], "/portal", "{first}");
+    assert_eq!(
+        dashboard["tags"],
+        serde_json::json!(["PT-101", "PT-102"]),
+        "{dashboard}"
+    );
+    assert_eq!(
+        dashboard["stylesheetApplied"], true,
+        "the stylesheet loads under the CSP"
+    );
+    let text = dashboard["text"].as_str().expect("text");
+    assert!(
+        text.contains("Harbor Cafe") && text.contains("$250.00") && text.contains("INV-1"),
+        "{text}"
+    );
+    assert_eq!(
+        first["phone"]["overflows"], false,
+        "one column on a phone: {}",
+        first["phone"]
+    );
+    assert_eq!(first["afterSignOut"]["url"], "/portal/sign-in", "signed out for real");
+    assert!(
+        first["checkEmail"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("on its way")),
+        "{first}"
+    );
+
+    let reset = emailed_path(&sink, "/portal/reset-password?token=").await;
+    let second = node_json(
+        "portal-journey.mjs",
+        args("reset", &reset, &["a brand new passphrase"]),
+        true,
+    )
+    .await;
+    assert_eq!(second["problems"], serde_json::json!([]), "{second}");
+    assert_eq!(second["dashboard"]["url"], "/portal", "{second}");
+    assert_eq!(second["dashboard"]["tags"], serde_json::json!(["PT-101", "PT-102"]));
+    std::fs::remove_dir_all(&profile).ok();
+    let login = app
+        .gql(
+            None,
+            "mutation($e: String!) { portalLogin(organization: \"acme\", email: $e, password: \"a brand new passphrase\") { token } }",
+            serde_json::json!({"e": email}),
+        )
+        .await;
+    assert!(login["data"]["portalLogin"]["token"].is_string(), "{login}");
 }

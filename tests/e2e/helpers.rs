@@ -538,3 +538,132 @@ pub async fn node_json(script: &str, args: Vec<String>, browser: bool) -> Value 
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("the script's JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
+
+/// A browser for the portal's pages without a browser: keeps the cookies the
+/// api sets (it has no cookie store of its own) and follows redirects
+/// itself, sending them along, so a test sees the page a person would.
+pub struct WebClient {
+    client: reqwest::Client,
+    base: String,
+    /// Cookie name → value, as the api set them.
+    pub cookies: std::collections::BTreeMap<String, String>,
+}
+
+/// A page the [`WebClient`] ended on.
+#[derive(Debug)]
+pub struct WebPage {
+    /// Where it ended (the path, after redirects).
+    pub path: String,
+    /// Its status.
+    pub status: reqwest::StatusCode,
+    /// Its headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Its HTML.
+    pub body: String,
+}
+
+impl WebPage {
+    /// The value of the hidden or text input `name` in the form posting to
+    /// `action` (the first such form), unescaped as a browser would.
+    pub fn field(&self, action: &str, name: &str) -> Option<String> {
+        let form_start = self.body.find(&format!("action=\"{action}\""))?;
+        let form = &self.body[form_start..];
+        let form = &form[..form.find("</form>")?];
+        let marker = format!("name=\"{name}\"");
+        let at = form.find(&marker)?;
+        let tag_start = form[..at].rfind('<')?;
+        let tag = &form[tag_start..tag_start + form[tag_start..].find('>')?];
+        let value = tag.split(" value=\"").nth(1)?;
+        Some(
+            value[..value.find('"')?]
+                .replace("&#34;", "\"")
+                .replace("&#39;", "'")
+                .replace("&#60;", "<")
+                .replace("&#62;", ">")
+                .replace("&#38;", "&"),
+        )
+    }
+}
+
+impl WebClient {
+    /// A fresh browser for `app`, with no cookies.
+    pub fn new(app: &TestApp) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base: app.address.clone(),
+            cookies: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// GETs `path` (following redirects).
+    pub async fn get(&mut self, path: &str) -> WebPage {
+        self.follow(self.client.get(format!("{}{path}", self.base)), path).await
+    }
+
+    /// POSTs the form `fields` to `path` (following redirects).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> WebPage {
+        self.follow(self.client.post(format!("{}{path}", self.base)).form(fields), path)
+            .await
+    }
+
+    /// POSTs `fields` plus the `csrf` field of the form posting to `path` on `page`.
+    pub async fn submit(&mut self, page: &WebPage, path: &str, fields: &[(&str, &str)]) -> WebPage {
+        let csrf = page
+            .field(path, "csrf")
+            .unwrap_or_else(|| panic!("no form posting to {path} with a csrf field:\n{}", page.body));
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(path, &all).await
+    }
+
+    async fn follow(&mut self, mut request: reqwest::RequestBuilder, path: &str) -> WebPage {
+        let mut path = path.to_owned();
+        for _ in 0..6 {
+            let response = request
+                .header(reqwest::header::COOKIE, self.cookie_header())
+                .send()
+                .await
+                .expect("request");
+            for set in response.headers().get_all(reqwest::header::SET_COOKIE) {
+                let set = set.to_str().expect("ascii cookie");
+                let pair = set.split(';').next().unwrap_or_default();
+                if let Some((name, value)) = pair.split_once('=') {
+                    if value.is_empty() || set.contains("Max-Age=0") {
+                        self.cookies.remove(name);
+                    } else {
+                        self.cookies.insert(name.to_owned(), value.to_owned());
+                    }
+                }
+            }
+            if response.status().is_redirection() {
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .expect("a redirect has a location")
+                    .to_owned();
+                path = location;
+                request = self.client.get(format!("{}{path}", self.base));
+                continue;
+            }
+            return WebPage {
+                path,
+                status: response.status(),
+                headers: response.headers().clone(),
+                body: response.text().await.expect("body"),
+            };
+        }
+        panic!("too many redirects from {path}");
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}

@@ -12,7 +12,7 @@ use serde_json::json;
 use testkit::smtp_sink::{ReceivedEmail, SmtpSink};
 
 use crate::{
-    helpers::TestApp,
+    helpers::{TestApp, WebClient},
     worker_helpers::{RedisNamespace, WorkerProcess, redis_url},
 };
 
@@ -131,20 +131,24 @@ async fn the_demo_account_goes_from_not_connected_to_connected_through_redis_a_w
     assert_eq!(page.status(), StatusCode::OK);
     let body = page.text().await.expect("page");
     assert!(body.contains("Riverside Construction") && body.contains("m***@riverside-construction.example"));
-    let signed_up = app
-        .client
-        .post(format!("{}/portal/accept", app.address))
-        .form(&[
-            ("token", token.as_str()),
-            ("name", "Maria Lopez"),
-            ("password", "a customer password"),
-            ("password_confirmation", "a customer password"),
-        ])
-        .send()
-        .await
-        .expect("POST the sign-up form");
-    assert_eq!(signed_up.status(), StatusCode::OK);
-    assert!(signed_up.text().await.expect("page").contains("you are signed in"));
+    let mut browser = WebClient::new(&app);
+    let dashboard = browser
+        .post(
+            "/portal/accept",
+            &[
+                ("token", token.as_str()),
+                ("name", "Maria Lopez"),
+                ("password", "a customer password"),
+                ("password_confirmation", "a customer password"),
+            ],
+        )
+        .await;
+    assert_eq!((dashboard.path.as_str(), dashboard.status), ("/portal", StatusCode::OK));
+    assert!(
+        dashboard.body.contains("Signed in as Maria Lopez") && dashboard.body.contains("Riverside Construction"),
+        "signed up, the customer lands on the dashboard: {}",
+        dashboard.body
+    );
 
     let after = app
         .gql_ok(

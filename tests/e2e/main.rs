@@ -26,6 +26,7 @@ mod locations_assets;
 mod pagination;
 mod passwords;
 mod payments;
+mod portal_pages;
 mod roles;
 mod scans;
 mod seed;

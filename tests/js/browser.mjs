@@ -8,9 +8,13 @@ import { chromium } from 'playwright-core';
 
 const EXECUTABLE = process.env.CHROMIUM || '/usr/bin/chromium';
 
-/** Runs `body(browser)` in a fresh headless Chromium; always closes it. */
-export async function withBrowser(body) {
-  const profile = mkdtempSync(join(tmpdir(), 'portal-chromium-'));
+/**
+ * Runs `body(browser)` in a headless Chromium; always closes it. The profile
+ * (cookies included) is fresh and removed afterwards, unless `keepProfile`
+ * names a directory to use and keep, so that several runs share a session.
+ */
+export async function withBrowser(body, keepProfile) {
+  const profile = keepProfile || mkdtempSync(join(tmpdir(), 'portal-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: EXECUTABLE,
     headless: true,
@@ -28,7 +32,7 @@ export async function withBrowser(body) {
     return await body(context);
   } finally {
     await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    if (!keepProfile) rmSync(profile, { recursive: true, force: true });
   }
 }
 

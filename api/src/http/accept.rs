@@ -8,8 +8,8 @@
 //!   or superseded link offers "Send me a new link"; a used or revoked one
 //!   says so. Opening the page never uses the token up: only the POST does.
 //! - `POST /portal/accept` (a form) runs [`invitations::accept`] under the
-//!   same rate limit as the `acceptInvitation` mutation and shows the new
-//!   session once.
+//!   same rate limit as the `acceptInvitation` mutation and, signed in,
+//!   answers 303 to `/portal` with the session in the portal's cookie.
 //! - `POST /portal/accept/new-link` (a form) runs
 //!   [`invitations::request_new`] under the `requestNewInvitation` limit and
 //!   always answers the same neutral page, so it reveals nothing about the
@@ -21,7 +21,7 @@
 //! escapes every value the templates print, so user-derived text (names,
 //! the token, service messages) can never become markup. The token is in the URL, so
 //! every response carries `Referrer-Policy: no-referrer` and `Cache-Control:
-//! no-store` (the success page also shows a session token).
+//! no-store`.
 //!
 //! This module owns presentation only: what a token allows is decided by
 //! the invitations service, and status codes follow its errors.
@@ -38,7 +38,6 @@ use axum::{
     http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Utc};
 use entity::InvitationStatus;
 use serde::Deserialize;
 
@@ -48,10 +47,7 @@ use crate::{
     error::ApiError,
     rate_limit::Action,
 };
-use service::{
-    accounts,
-    invitations::{self, Link, Preview},
-};
+use service::invitations::{self, Link, Preview};
 
 /// Nothing but inline styles, and forms only to this origin: the page
 /// cannot load or send anything elsewhere, nor be framed.
@@ -121,6 +117,7 @@ pub async fn accept_page(State(state): State<AppState>, query: Result<Query<Toke
 pub async fn accept_submit(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: axum::http::HeaderMap,
     form: Result<Form<AcceptForm>, FormRejection>,
 ) -> Response {
     let form = match form {
@@ -171,21 +168,8 @@ pub async fn accept_submit(
             state
                 .data
                 .publish_portal_status(accepted.user.organization_id, accepted.account_id);
-            let account_name = match accounts::get(
-                db,
-                &service::Scope::organization(accepted.user.organization_id),
-                accepted.account_id,
-            )
-            .await
-            {
-                Ok(account) => account.name,
-                Err(err) => {
-                    // The sign-up is committed: show the session anyway.
-                    tracing::warn!(error = ?err, "reading the accepted invitation's account failed");
-                    "your account".to_owned()
-                }
-            };
-            return welcome(&accepted.user.name, &account_name, &accepted.session);
+            // Signed in: into the portal, with the session in its cookie.
+            return crate::http::portal::enter(&state, &headers, &accepted.session);
         }
         Err(err) => err,
     };
@@ -361,16 +345,6 @@ struct NewLinkRequested<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "http/accept/templates/welcome.html")]
-struct Welcome<'a> {
-    title: &'a str,
-    name: &'a str,
-    account_name: &'a str,
-    token: &'a str,
-    expires_at: DateTime<Utc>,
-}
-
-#[derive(Template)]
 #[template(path = "http/accept/templates/too_many_attempts.html")]
 struct TooManyAttempts<'a> {
     title: &'a str,
@@ -466,20 +440,6 @@ fn unknown_link(status: StatusCode) -> Response {
         status,
         &UnknownLink {
             title: "This invitation link is not valid",
-        },
-    )
-}
-
-/// Signed up (or in): the welcome and the session, shown this once.
-fn welcome(name: &str, account_name: &str, session: &service::sessions::NewSession) -> Response {
-    page(
-        StatusCode::OK,
-        &Welcome {
-            title: "You are all set",
-            name,
-            account_name,
-            token: &session.token,
-            expires_at: session.expires_at,
         },
     )
 }
@@ -582,7 +542,7 @@ mod tests {
             masked_email: "j***@customer.example".to_owned(),
             status: InvitationStatus::Pending,
             link: Link::Current,
-            expires_at: Utc::now() + chrono::Duration::days(7),
+            expires_at: chrono::Utc::now() + chrono::Duration::days(7),
             existing_user,
         }
     }
@@ -628,13 +588,6 @@ mod tests {
                 title: "This invitation link is not valid",
                 preview: Some(&preview),
                 with_expiry: false,
-            }),
-            rendered(&Welcome {
-                title: "You are all set",
-                name: "<script>",
-                account_name: "<b>Harbor</b>",
-                token: "t",
-                expires_at: Utc::now(),
             }),
         ];
         for page in &pages {

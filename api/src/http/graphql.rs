@@ -322,6 +322,39 @@ async fn execute(
     answer(response, media, StatusCode::BAD_REQUEST)
 }
 
+/// Executes `request` for `viewer` in process, as `POST /graphql` would for
+/// the same session: the same schema, permits, DataLoaders, error mapping
+/// and metrics, without HTTP. The portal's pages run their documents
+/// through this, so they can never show more than the API would.
+/// Introspection is off (the pages' documents do not use it).
+pub async fn execute_as(
+    state: &AppState,
+    viewer: service::auth::Viewer,
+    client: Option<std::net::IpAddr>,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
+    let started = Instant::now();
+    let waiting = state.metrics.waiting();
+    let Ok(_permit) = state.graphql_permits.acquire().await else {
+        return async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
+            "the api is shutting down",
+            None,
+        )]);
+    };
+    drop(waiting);
+    let mut request = request.disable_introspection();
+    let label = operation_label(&mut request);
+    let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());
+    let batches = loaders.batches();
+    let request = request.data(viewer).data(loaders).data(ClientAddr(client));
+    let response = finish_response(batches.run(state.schema.execute(request)).await);
+    let label = label_after(label, &response);
+    state
+        .metrics
+        .observe_graphql(&label, started.elapsed(), response.errors.is_empty());
+    response
+}
+
 /// Serializes a response in `media`: under `application/graphql-response+json`
 /// a request error answers `request_error_status` without `data`; under
 /// `application/json` every result is a 200.

@@ -1,0 +1,462 @@
+//! The Customer Portal web app over HTTP, as a browser without JavaScript
+//! uses it ([`WebClient`] keeps the cookies and follows redirects): signing
+//! up lands on the dashboard, which shows exactly what the grants cover;
+//! sign-in and sign-out; CSRF; forgotten and changed passwords (customers
+//! and staff) with the link read out of the email at a real SMTP server.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use testkit::{eventually, smtp_sink::SmtpSink};
+
+use crate::helpers::{CUSTOMER_PASSWORD, STAFF_PASSWORD, Staff, TestApp, WebClient, WebPage, sent_link};
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+/// Organization `acme` with account C-1 (two locations, an asset deployed at
+/// each, an open invoice) whose contact is invited.
+struct World {
+    staff: Staff,
+    account: String,
+    invitation: uuid::Uuid,
+}
+
+async fn world(app: &TestApp, locations: Option<usize>) -> World {
+    let staff = app.staff("acme").await;
+    let account = app
+        .create_account(&staff, "C-1", "Harbor Cafe", Some("pat@customer.example"))
+        .await;
+    let first = app.create_location(&staff, &account, "Pier Site").await;
+    let second = app.create_location(&staff, &account, "Yard Site").await;
+    let pt = app.create_asset(&staff, "PT-101").await;
+    app.deploy(&staff, &pt, Some(&first)).await;
+    let dumpster = app.create_asset(&staff, "PT-202").await;
+    app.deploy(&staff, &dumpster, Some(&second)).await;
+    app.create_invoice(&staff, &account, "INV-1", &[("Rental", 2, 12_500)])
+        .await;
+    let granted = locations.map(|_| vec![first.as_str()]);
+    let invitation = app
+        .gql_string(
+            staff.auth(),
+            "mutation($a: ID!, $l: [ID!]) { inviteToPortal(accountId: $a, locationIds: $l) { id } }",
+            json!({"a": account, "l": granted}),
+            &["inviteToPortal", "id"],
+        )
+        .await;
+    World {
+        staff,
+        account,
+        invitation: uuid::Uuid::parse_str(&invitation).expect("uuid"),
+    }
+}
+
+/// Signs up through the accept form; the page the browser lands on.
+async fn sign_up(app: &TestApp, browser: &mut WebClient, w: &World) -> WebPage {
+    let token = sent_link(app, w.invitation).await;
+    browser
+        .post(
+            "/portal/accept",
+            &[
+                ("token", token.as_str()),
+                ("name", "Pat Customer"),
+                ("password", CUSTOMER_PASSWORD),
+                ("password_confirmation", CUSTOMER_PASSWORD),
+            ],
+        )
+        .await
+}
+
+fn assert_private(page: &WebPage) {
+    let header = |name: &str| page.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert_eq!(header("cache-control"), "no-store");
+    assert!(header("content-security-policy").starts_with("default-src 'none'; style-src 'self'"));
+    assert!(!page.body.contains("<script"), "no scripts: {}", page.body);
+    assert!(!page.body.contains("style=\""), "no inline styles: {}", page.body);
+}
+
+#[tokio::test]
+async fn signing_up_lands_on_the_dashboard_with_the_accounts_assets_balance_and_invoices() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, None).await;
+    let mut browser = WebClient::new(&app);
+    let dashboard = sign_up(&app, &mut browser, &w).await;
+    assert_eq!(
+        (dashboard.path.as_str(), dashboard.status),
+        ("/portal", StatusCode::OK),
+        "{}",
+        dashboard.body
+    );
+    assert_private(&dashboard);
+    assert!(browser.cookies.contains_key("portal_session"), "{:?}", browser.cookies);
+    for shown in [
+        "Signed in as Pat Customer",
+        "Harbor Cafe",
+        "Pier Site",
+        "Yard Site",
+        ">PT-101<",
+        ">PT-202<",
+        "INV-1",
+        "$250.00",
+        "Org acme has not set up online payments yet",
+    ] {
+        assert!(dashboard.body.contains(shown), "{shown} missing: {}", dashboard.body);
+    }
+    let css = app.get("/portal/style.css").await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(css.text().await.expect("css").contains("@media (max-width: 40rem)"));
+}
+
+#[tokio::test]
+async fn a_location_only_customer_never_sees_the_other_location() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, Some(1)).await;
+    let mut browser = WebClient::new(&app);
+    let dashboard = sign_up(&app, &mut browser, &w).await;
+    assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.body);
+    assert!(dashboard.body.contains("Pier Site") && dashboard.body.contains(">PT-101<"));
+    assert!(!dashboard.body.contains("Yard Site"), "{}", dashboard.body);
+    assert!(!dashboard.body.contains("PT-202"), "{}", dashboard.body);
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_sign_in_and_a_signed_out_cookie_is_refused() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, None).await;
+    let mut anonymous = WebClient::new(&app);
+    let page = anonymous.get("/portal").await;
+    assert_eq!((page.path.as_str(), page.status), ("/portal/sign-in", StatusCode::OK));
+    assert!(
+        page.body.contains("name=\"organization\""),
+        "asks for the organization without ?organization="
+    );
+
+    let mut browser = WebClient::new(&app);
+    let dashboard = sign_up(&app, &mut browser, &w).await;
+    let stolen = browser.cookies.clone();
+
+    // Sign-out needs the page's CSRF token: without it nothing happens.
+    let refused = browser.post("/portal/sign-out", &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(browser.get("/portal").await.path, "/portal");
+
+    let signed_out = browser.submit(&dashboard, "/portal/sign-out", &[]).await;
+    assert_eq!(signed_out.path, "/portal/sign-in?organization=acme");
+    assert!(!browser.cookies.contains_key("portal_session"));
+    // The session ended in the database: the old cookie is refused too.
+    let mut replay = WebClient::new(&app);
+    replay.cookies = stolen;
+    assert_eq!(replay.get("/portal").await.path, "/portal/sign-in");
+}
+
+#[tokio::test]
+async fn staff_disconnecting_the_customer_ends_the_cookies_session_at_once() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, None).await;
+    let mut browser = WebClient::new(&app);
+    sign_up(&app, &mut browser, &w).await;
+    let user = app
+        .gql_ok(
+            w.staff.auth(),
+            "query($a: ID!) { account(id: $a) { portalUsers { id } } }",
+            json!({"a": w.account}),
+        )
+        .await;
+    let user = user["account"]["portalUsers"][0]["id"]
+        .as_str()
+        .expect("user")
+        .to_owned();
+    app.gql_ok(
+        w.staff.auth(),
+        "mutation($u: ID!, $a: ID!) { disconnectPortalUser(portalUserId: $u, accountId: $a) { id } }",
+        json!({"u": user, "a": w.account}),
+    )
+    .await;
+    let after = browser.get("/portal").await;
+    assert!(!after.body.contains("Harbor Cafe"), "{}", after.body);
+}
+
+#[tokio::test]
+async fn sign_in_keeps_the_email_on_a_wrong_password_and_needs_its_csrf_token() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, None).await;
+    sign_up(&app, &mut WebClient::new(&app), &w).await;
+
+    let mut browser = WebClient::new(&app);
+    let form = browser.get("/portal/sign-in?organization=acme").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_private(&form);
+    assert_eq!(form.field("/portal/sign-in", "organization").as_deref(), Some("acme"));
+
+    let no_csrf = browser
+        .post(
+            "/portal/sign-in",
+            &[
+                ("organization", "acme"),
+                ("email", "pat@customer.example"),
+                ("password", CUSTOMER_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN, "{}", no_csrf.body);
+    assert!(!browser.cookies.contains_key("portal_session"));
+
+    let wrong = browser
+        .submit(
+            &form,
+            "/portal/sign-in",
+            &[
+                ("organization", "acme"),
+                ("email", "pat@customer.example"),
+                ("password", "not it at all"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong.body.contains("The email or password is not correct"),
+        "{}",
+        wrong.body
+    );
+    assert!(
+        wrong.body.contains("aria-invalid=\"true\""),
+        "the error is beside the password"
+    );
+    assert_eq!(
+        wrong.field("/portal/sign-in", "email").as_deref(),
+        Some("pat@customer.example")
+    );
+
+    let signed_in = browser
+        .submit(
+            &wrong,
+            "/portal/sign-in",
+            &[
+                ("organization", "acme"),
+                ("email", "pat@customer.example"),
+                ("password", CUSTOMER_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!((signed_in.path.as_str(), signed_in.status), ("/portal", StatusCode::OK));
+    assert!(signed_in.body.contains(">PT-101<"));
+}
+
+/// The token of the newest reset email's link to `area`'s page.
+async fn emailed_reset_token(sink: &SmtpSink, area: &str, count: usize) -> String {
+    let message = eventually(Duration::from_secs(20), async || {
+        let resets: Vec<_> = sink
+            .messages()
+            .into_iter()
+            .filter(|m| m.subject().starts_with("Reset your password"))
+            .collect();
+        if resets.len() >= count {
+            Ok(resets[count - 1].clone())
+        } else {
+            Err(format!("{} reset emails so far", resets.len()))
+        }
+    })
+    .await;
+    let text = message.text().expect("text");
+    let marker = format!("/{area}/reset-password?token=");
+    let start = text.find(&marker).expect("the reset link") + marker.len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_from_the_emailed_link_and_the_customer_is_signed_in() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(&[("SMTP_URL", &sink.url())]).await;
+    let w = world(&app, None).await;
+    let mut old_device = WebClient::new(&app);
+    sign_up(&app, &mut old_device, &w).await;
+
+    let mut browser = WebClient::new(&app);
+    let sign_in = browser.get("/portal/sign-in?organization=acme").await;
+    assert!(
+        sign_in
+            .body
+            .contains("href=\"/portal/forgot-password?organization=acme\"")
+    );
+    let forgot = browser.get("/portal/forgot-password?organization=acme").await;
+    assert_private(&forgot);
+    let sent = browser
+        .submit(
+            &forgot,
+            "/portal/forgot-password",
+            &[("organization", "acme"), ("email", "pat@customer.example")],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    assert!(
+        sent.body.contains("a link to choose a new password is on its way"),
+        "{}",
+        sent.body
+    );
+    let token = emailed_reset_token(&sink, "portal", 1).await;
+
+    let form = browser.get(&format!("/portal/reset-password?token={token}")).await;
+    assert_eq!(
+        form.field("/portal/reset-password", "token").as_deref(),
+        Some(token.as_str())
+    );
+    let mismatch = browser
+        .submit(
+            &form,
+            "/portal/reset-password",
+            &[
+                ("token", &token),
+                ("password", NEW_PASSWORD),
+                ("password_confirmation", "something else"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(mismatch.body.contains("do not match"));
+    let dashboard = browser
+        .submit(
+            &form,
+            "/portal/reset-password",
+            &[
+                ("token", &token),
+                ("password", NEW_PASSWORD),
+                ("password_confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (dashboard.path.as_str(), dashboard.status),
+        ("/portal", StatusCode::OK),
+        "{}",
+        dashboard.body
+    );
+    assert!(dashboard.body.contains(">PT-101<"));
+    // Every other session ended; the link is used up.
+    assert_eq!(old_device.get("/portal").await.path, "/portal/sign-in");
+    let again = browser
+        .submit(
+            &form,
+            "/portal/reset-password",
+            &[
+                ("token", &token),
+                ("password", NEW_PASSWORD),
+                ("password_confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::GONE);
+    assert!(
+        again.body.contains("href=\"/portal/forgot-password\""),
+        "{}",
+        again.body
+    );
+}
+
+#[tokio::test]
+async fn the_customer_changes_the_password_and_other_devices_are_signed_out() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, None).await;
+    let mut other_device = WebClient::new(&app);
+    sign_up(&app, &mut other_device, &w).await;
+    let mut browser = WebClient::new(&app);
+    let sign_in = browser.get("/portal/sign-in?organization=acme").await;
+    browser
+        .submit(
+            &sign_in,
+            "/portal/sign-in",
+            &[
+                ("organization", "acme"),
+                ("email", "pat@customer.example"),
+                ("password", CUSTOMER_PASSWORD),
+            ],
+        )
+        .await;
+    let form = browser.get("/portal/account/password").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let wrong = browser
+        .submit(
+            &form,
+            "/portal/account/password",
+            &[
+                ("current_password", "not my password"),
+                ("password", NEW_PASSWORD),
+                ("password_confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong.body.contains("That is not your current password."),
+        "{}",
+        wrong.body
+    );
+    let done = browser
+        .submit(
+            &form,
+            "/portal/account/password",
+            &[
+                ("current_password", CUSTOMER_PASSWORD),
+                ("password", NEW_PASSWORD),
+                ("password_confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("Your password is changed"));
+    assert_eq!(
+        browser.get("/portal").await.path,
+        "/portal",
+        "this device stays signed in"
+    );
+    assert_eq!(other_device.get("/portal").await.path, "/portal/sign-in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_reset_their_password_on_the_staff_pages() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(&[("SMTP_URL", &sink.url())]).await;
+    let staff = app.staff("acme").await;
+    let mut browser = WebClient::new(&app);
+    let forgot = browser.get("/staff/forgot-password").await;
+    assert!(
+        !forgot.body.contains("name=\"organization\""),
+        "staff emails are unique: no organization"
+    );
+    browser
+        .submit(&forgot, "/staff/forgot-password", &[("email", &staff.email)])
+        .await;
+    let token = emailed_reset_token(&sink, "staff", 1).await;
+    let form = browser.get(&format!("/staff/reset-password?token={token}")).await;
+    let done = browser
+        .submit(
+            &form,
+            "/staff/reset-password",
+            &[
+                ("token", &token),
+                ("password", NEW_PASSWORD),
+                ("password_confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("Your new password is set"), "{}", done.body);
+    assert!(
+        !browser.cookies.contains_key("portal_session"),
+        "staff get no portal cookie"
+    );
+    let login = |password: &'static str| {
+        app.gql(
+            None,
+            "mutation($e: String!, $p: String!) { staffLogin(email: $e, password: $p) { token } }",
+            json!({"e": staff.email, "p": password}),
+        )
+    };
+    assert!(login(NEW_PASSWORD).await["data"]["staffLogin"]["token"].is_string());
+    assert_eq!(
+        login(STAFF_PASSWORD).await["errors"][0]["extensions"]["code"],
+        "INVALID_CREDENTIALS"
+    );
+}
