@@ -123,6 +123,10 @@ async fn serve(settings: Settings, seed_demo: bool) -> anyhow::Result<()> {
                     "Staff login: {}  password: {}",
                     seeded.admin_email, seeded.admin_password
                 );
+                println!(
+                    "Customer Portal: http://{addr}/portal/sign-in?organization={}  customer login: {}  password: the same",
+                    seeded.organization.slug, seeded.customer_email
+                );
             }
             Ok(None) => println!("The database already has an organization: --seed-demo left it unchanged."),
             Err(err) => return Err(anyhow::Error::new(err).context("seeding the demo organization")),

@@ -17,7 +17,12 @@
 //!    Each measure's time is cut into three slices, GraphQL and its ceiling
 //!    alternating, so that the machine's load changing during the run (it is
 //!    shared) weighs on both sides of the ratio alike.
-//! 6. **Memory**: the api's `VmRSS` once it is up and idle (before any
+//! 6. **Portal web page**: `GET /portal` (the customer's HTML dashboard,
+//!    which runs its own GraphQL document in process and renders it), each
+//!    request as the next portal user with the session in its cookie,
+//!    against the same ceiling as the portal dashboard: its api CPU per
+//!    request is the page's server time.
+//! 7. **Memory**: the api's `VmRSS` once it is up and idle (before any
 //!    request), and its `VmHWM` (peak) at the end.
 //!
 //! Before timing, one response of each dashboard is read in full and its
@@ -147,6 +152,8 @@ pub struct DashboardReport {
     pub staff: DashboardFigures,
     /// The portal dashboard.
     pub portal: DashboardFigures,
+    /// The portal's HTML dashboard page (`GET /portal`).
+    pub portal_page: DashboardFigures,
     /// The api's memory once up and idle (before any request).
     pub api_memory_idle: Option<Memory>,
     /// The api's memory at the end (`peak_rss_kib` is the run's peak).
@@ -249,7 +256,7 @@ async fn in_database(
     }
     let _ = std::fs::remove_dir_all(&scratch);
     db.close().await.ok();
-    let (staff, portal, api_memory_idle, api_memory_end) = result?;
+    let (staff, portal, portal_page, api_memory_idle, api_memory_end) = result?;
     Ok(DashboardReport {
         benchmark: "dashboard",
         started_at: String::new(),
@@ -262,12 +269,19 @@ async fn in_database(
         seconds_per_measure: seconds,
         staff,
         portal,
+        portal_page,
         api_memory_idle,
         api_memory_end,
     })
 }
 
-type Measured = (DashboardFigures, DashboardFigures, Option<Memory>, Option<Memory>);
+type Measured = (
+    DashboardFigures,
+    DashboardFigures,
+    DashboardFigures,
+    Option<Memory>,
+    Option<Memory>,
+);
 
 async fn with_api(
     args: &DashboardArgs,
@@ -292,9 +306,11 @@ async fn with_api(
     let client = Client::new(&address, args.connections)?;
     let staff = Arc::new(StaffWork::new(seeded, db.clone(), client.clone()));
     let portal = Arc::new(PortalWork::new(seeded, db.clone(), client.clone()));
+    let page = Arc::new(PortalPage(PortalWork::new(seeded, db.clone(), client.clone())));
     staff.verify().await.context("the staff dashboard")?;
     portal.verify().await.context("the portal dashboard")?;
-    progress("both dashboards answer the ceiling's rows");
+    page.verify().await.context("the portal web page")?;
+    progress("both dashboards answer the ceiling's rows; the portal page renders");
 
     let run = Run {
         api,
@@ -306,7 +322,8 @@ async fn with_api(
     };
     let staff_figures = dashboard("staff", &staff, &run).await?;
     let portal_figures = dashboard("portal", &portal, &run).await?;
-    Ok((staff_figures, portal_figures, idle, api.memory()))
+    let page_figures = dashboard("portal web page", &page, &run).await?;
+    Ok((staff_figures, portal_figures, page_figures, idle, api.memory()))
 }
 
 /// A dashboard the benchmark can ask over GraphQL and of the database.
@@ -448,6 +465,7 @@ async fn dashboard<W: Work>(name: &str, work: &Arc<W>, run: &Run<'_>) -> anyhow:
 struct Client {
     http: reqwest::Client,
     graphql_url: String,
+    portal_url: String,
     metrics_url: String,
 }
 
@@ -459,6 +477,7 @@ impl Client {
                 .timeout(Duration::from_secs(60))
                 .build()?,
             graphql_url: format!("{address}/graphql"),
+            portal_url: format!("{address}/portal"),
             metrics_url: format!("{address}/metrics"),
         })
     }
@@ -481,6 +500,24 @@ impl Client {
             .map_err(|e| format!("reading the response: {e}"))?;
         if status != reqwest::StatusCode::OK {
             return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        Ok(body)
+    }
+
+    /// GETs the portal's dashboard page with `token` as the session
+    /// cookie; the HTML on HTTP 200.
+    async fn portal_page(&self, token: &str) -> Result<bytes::Bytes, String> {
+        let response = self
+            .http
+            .get(&self.portal_url)
+            .header(reqwest::header::COOKIE, format!("portal_session={token}"))
+            .send()
+            .await
+            .map_err(|e| format!("GET /portal: {e}"))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| format!("reading the page: {e}"))?;
+        if status != reqwest::StatusCode::OK {
+            return Err(format!("HTTP {status} (not signed in?)"));
         }
         Ok(body)
     }
@@ -779,6 +816,50 @@ impl PortalWork {
     }
 }
 
+/// The portal's HTML dashboard, request *n* as portal user *n* mod users;
+/// its ceiling is the portal dashboard's.
+struct PortalPage(PortalWork);
+
+/// What every rendered dashboard page has.
+const PAGE_MARKER: &[u8] = b"<h1>Your dashboard</h1>";
+
+impl PortalPage {
+    /// The first user's page renders the dashboard with an account.
+    async fn verify(&self) -> anyhow::Result<()> {
+        let body = self
+            .0
+            .client
+            .portal_page(self.0.token(0))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let html = String::from_utf8_lossy(&body);
+        ensure!(
+            html.contains("<h1>Your dashboard</h1>") && html.contains("Balance due"),
+            "GET /portal did not render the dashboard: {html}"
+        );
+        Ok(())
+    }
+}
+
+impl Work for PortalPage {
+    async fn graphql(&self, n: u64) -> Result<usize, String> {
+        let body = self.0.client.portal_page(self.0.token(n)).await?;
+        if body.windows(PAGE_MARKER.len()).any(|w| w == PAGE_MARKER) {
+            Ok(body.len())
+        } else {
+            Err("GET /portal answered 200 without the dashboard".to_owned())
+        }
+    }
+
+    async fn ceiling(&self, n: u64) -> Result<Rows, String> {
+        self.0.ceiling(n).await
+    }
+
+    fn ceiling_statements(&self) -> usize {
+        self.0.ceiling_statements()
+    }
+}
+
 impl Work for PortalWork {
     async fn graphql(&self, n: u64) -> Result<usize, String> {
         let body = self.client.post(self.token(n), self.body).await?;
@@ -873,13 +954,17 @@ impl DashboardReport {
             "{:<34} {:>9} {:>7} {:>9} {:>8} {:>8} {:>10} {:>12}  ratio",
             "measure", "requests", "errors", "req/s", "p50 ms", "p99 ms", "stmts/req", "api CPU ms"
         );
-        for (name, figures) in [("staff", &self.staff), ("portal", &self.portal)] {
+        for (name, served, figures) in [
+            ("staff dashboard", "GraphQL/HTTP", &self.staff),
+            ("portal dashboard", "GraphQL/HTTP", &self.portal),
+            ("portal web page", "HTML/HTTP", &self.portal_page),
+        ] {
             let g = &figures.graphql;
             let c = &figures.ceiling;
             let _ = writeln!(
                 out,
                 "{:<34} {:>9} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>10.2} {:>12}  {:.2} of ceiling",
-                format!("{name} dashboard, GraphQL/HTTP"),
+                format!("{name}, {served}"),
                 g.requests,
                 g.errors,
                 g.per_second,
@@ -894,7 +979,7 @@ impl DashboardReport {
             let _ = writeln!(
                 out,
                 "{:<34} {:>9} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>10} {:>12}  = 1",
-                format!("{name} dashboard, SQL ceiling"),
+                format!("{name}, SQL ceiling"),
                 c.requests,
                 c.errors,
                 c.per_second,
@@ -909,9 +994,10 @@ impl DashboardReport {
         }
         let _ = writeln!(
             out,
-            "response size: staff {:.1} KiB, portal {:.1} KiB",
+            "response size: staff {:.1} KiB, portal {:.1} KiB, portal page {:.1} KiB",
             self.staff.response_bytes as f64 / 1024.0,
-            self.portal.response_bytes as f64 / 1024.0
+            self.portal.response_bytes as f64 / 1024.0,
+            self.portal_page.response_bytes as f64 / 1024.0
         );
         let mib = |m: Option<Memory>, peak: bool| {
             m.map_or_else(

@@ -29,6 +29,10 @@ pub struct Seeded {
     pub organization: organization::Model,
     /// Staff login email.
     pub admin_email: String,
+    /// The demo customer's portal login email (its password is the staff
+    /// login's): the contact of Lakeview Events, signed up for the whole
+    /// account.
+    pub customer_email: String,
     /// Staff login password.
     pub admin_password: String,
 }
@@ -121,6 +125,7 @@ pub async fn seed_demo(db: &DatabaseConnection, admin_password: String) -> Resul
     let today = Utc::now().date_naive();
     let mut tag = 100;
     let mut invoice_number = 5000;
+    let mut customer_email = String::new();
     for (a, demo) in ACCOUNTS.iter().enumerate() {
         let (contact_name, contact_email, phone) = demo.contact;
         let account = accounts::create(
@@ -137,6 +142,10 @@ pub async fn seed_demo(db: &DatabaseConnection, admin_password: String) -> Resul
             },
         )
         .await?;
+        if let (DEMO_CUSTOMER_ACCOUNT, Some(email)) = (demo.number, contact_email) {
+            demo_customer(&txn, &account, contact_name, email, &admin_password).await?;
+            email.clone_into(&mut customer_email);
+        }
         for (l, (name, line1, city, region, postal)) in demo.locations.iter().enumerate() {
             let location = locations::create(
                 &txn,
@@ -213,6 +222,45 @@ pub async fn seed_demo(db: &DatabaseConnection, admin_password: String) -> Resul
     Ok(Some(Seeded {
         organization,
         admin_email: admin.email,
+        customer_email,
         admin_password,
     }))
+}
+
+/// The account whose contact is the demo's signed-up customer.
+const DEMO_CUSTOMER_ACCOUNT: &str = "C-1002";
+
+/// Signs the account's contact up for the portal (the whole account), as an
+/// accepted invitation would, so the demo has a customer to sign in as.
+async fn demo_customer(
+    db: &impl sea_orm::ConnectionTrait,
+    account: &entity::account::Model,
+    name: &str,
+    email: &str,
+    password: &str,
+) -> Result<(), ApiError> {
+    let now = Utc::now();
+    let user = entity::portal_user::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(account.organization_id),
+        email: Set(email.to_lowercase()),
+        name: Set(name.to_owned()),
+        password_hash: Set(crate::auth::hash_password(password.to_owned()).await?),
+        created_at: Set(now),
+        last_sign_in_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    entity::portal_access::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(account.organization_id),
+        portal_user_id: Set(user.id),
+        account_id: Set(account.id),
+        location_id: Set(None),
+        invitation_id: Set(None),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }

@@ -27,6 +27,9 @@ struct Page {
     status: StatusCode,
     headers: HeaderMap,
     body: String,
+    /// The `portal_csrf` cookie (`name=value`) the api set with this page,
+    /// or the one the request carried: what its forms' tokens are bound to.
+    cookie: Option<String>,
 }
 
 /// A `<form>` of a page: where it posts and the fields it sends.
@@ -34,19 +37,28 @@ struct Page {
 struct HtmlForm {
     action: Url,
     fields: Vec<(String, String)>,
+    /// The browser's `portal_csrf` cookie the form's token is bound to.
+    cookie: Option<String>,
 }
 
 impl Page {
-    async fn from(response: reqwest::Response) -> Self {
+    async fn from(response: reqwest::Response, sent: Option<String>) -> Self {
         let url = response.url().clone();
         let status = response.status();
         let headers = response.headers().clone();
+        let set = headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("portal_csrf="))
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned());
         let body = response.text().await.expect("body");
         let page = Self {
             url,
             status,
             headers,
             body,
+            cookie: set.or(sent),
         };
         if !status.is_redirection() {
             page.assert_self_contained();
@@ -105,7 +117,11 @@ impl Page {
                     (name, attribute(tag, "value").unwrap_or_default())
                 })
                 .collect();
-            forms.push(HtmlForm { action, fields });
+            forms.push(HtmlForm {
+                action,
+                fields,
+                cookie: self.cookie.clone(),
+            });
             rest = &rest[end..];
         }
         forms
@@ -161,13 +177,12 @@ impl HtmlForm {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let response = client
-            .post(self.action.clone())
-            .form(&self.fields)
-            .send()
-            .await
-            .expect("POST the form");
-        Page::from(response).await
+        let mut request = client.post(self.action.clone());
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.form(&self.fields).send().await.expect("POST the form");
+        Page::from(response, self.cookie.clone()).await
     }
 }
 
@@ -195,19 +210,29 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
 async fn open(app: &TestApp, token: &str) -> Page {
     let mut url = Url::parse(&format!("{}/portal/accept", app.address)).expect("URL");
     url.query_pairs_mut().append_pair("token", token);
-    Page::from(app.client.get(url).send().await.expect("GET the accept page")).await
+    Page::from(app.client.get(url).send().await.expect("GET the accept page"), None).await
 }
 
-/// POSTs fields to a path of the api, as a (hand-made) form would.
+/// POSTs fields to a path of the api, as a (hand-made) form would: with a
+/// CSRF cookie from the accept page and the token bound to it.
 async fn post(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> Page {
+    let cookie = Page::from(app.get("/portal/accept").await, None)
+        .await
+        .cookie
+        .expect("the accept page sets a CSRF cookie");
+    let secret = cookie.trim_start_matches("portal_csrf=");
+    let csrf = service::auth::token_digest(&format!("portal-csrf:{secret}"));
+    let mut all = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
     let response = app
         .client
         .post(format!("{}{path}", app.address))
-        .form(fields)
+        .header("cookie", &cookie)
+        .form(&all)
         .send()
         .await
         .expect("POST");
-    Page::from(response).await
+    Page::from(response, Some(cookie)).await
 }
 
 /// An invited account and the link of its invitation.
@@ -325,8 +350,11 @@ async fn opening_the_link_shows_the_invitation_and_a_sign_up_form_without_using_
         assert!(!page.body.contains("jordan.lee"), "the full email is never shown");
         assert!(page.body.contains("Link valid until"), "expiry: {}", page.body);
         let form = page.form("/portal/accept");
-        assert_eq!(form.names(), ["token", "name", "password", "password_confirmation"]);
-        assert_eq!(form.fields[0].1, invited.token, "the token rides in a hidden field");
+        assert_eq!(
+            form.names(),
+            ["csrf", "token", "name", "password", "password_confirmation"]
+        );
+        assert_eq!(form.fields[1].1, invited.token, "the token rides in a hidden field");
         assert!(page.body.contains("type=\"hidden\" name=\"token\""));
         assert!(page.body.contains("minlength=\"10\" maxlength=\"256\""));
         assert!(page.body.contains("<label for=\"password_confirmation\">"));
@@ -408,14 +436,15 @@ async fn a_mismatched_confirmation_is_refused_and_creates_nothing() {
     assert!(page.body.contains("do not match"), "{}", page.body);
     assert!(page.body.contains("role=\"alert\""));
     let again = page.form("/portal/accept");
-    assert_eq!(again.fields[0], ("token".to_owned(), invited.token.clone()));
+    assert_eq!(again.fields[0].0, "csrf");
+    assert_eq!(again.fields[1], ("token".to_owned(), invited.token.clone()));
     assert_eq!(
-        again.fields[1],
+        again.fields[2],
         ("name".to_owned(), "Jordan Lee".to_owned()),
         "the name is kept"
     );
     assert!(
-        again.fields[2..].iter().all(|(_, value)| value.is_empty()),
+        again.fields[3..].iter().all(|(_, value)| value.is_empty()),
         "passwords are never echoed"
     );
 
@@ -461,11 +490,8 @@ async fn an_expired_link_offers_a_new_one_sent_only_to_the_email_on_file() {
     assert!(page.body.contains("Harbor Cafe"));
     assert!(!page.has_form("/portal/accept"), "no sign-up form");
     let new_link = page.form("/portal/accept/new-link");
-    assert_eq!(
-        new_link.fields,
-        [("token".to_owned(), invited.token.clone())],
-        "the token, never an address"
-    );
+    assert_eq!(new_link.names(), ["csrf", "token"], "the token, never an address");
+    assert_eq!(new_link.fields[1].1, invited.token);
 
     // What the sign-up form would have sent: refused, with the same offer.
     let refused = post(
@@ -595,7 +621,11 @@ async fn an_existing_portal_user_adds_a_second_account_with_their_password() {
         page.body
     );
     let form = page.form("/portal/accept");
-    assert_eq!(form.names(), ["token", "password"], "only the password is asked for");
+    assert_eq!(
+        form.names(),
+        ["csrf", "token", "password"],
+        "only the password is asked for"
+    );
     assert!(page.body.contains("autocomplete=\"current-password\""));
 
     let wrong = form
@@ -605,7 +635,7 @@ async fn an_existing_portal_user_adds_a_second_account_with_their_password() {
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
     assert!(wrong.body.contains("not correct"), "{}", wrong.body);
-    assert_eq!(wrong.form("/portal/accept").names(), ["token", "password"]);
+    assert_eq!(wrong.form("/portal/accept").names(), ["csrf", "token", "password"]);
     let state = account_state(&app, &first.staff, &second_account).await;
     assert_eq!(state["invitations"][0]["status"], "PENDING");
 
@@ -634,6 +664,33 @@ async fn an_existing_portal_user_adds_a_second_account_with_their_password() {
 }
 
 #[tokio::test]
+async fn a_form_posted_without_the_browsers_csrf_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let invited = invited(&app, "acc-csrf", "Harbor Cafe", "jordan.lee@customer.example").await;
+    let form = sign_up_form(&app, &invited.token, "Jordan Lee", PASSWORD, PASSWORD).await;
+    // Another site's copy of the form: the same fields, not this browser's cookie.
+    let forged = HtmlForm {
+        cookie: None,
+        ..form.clone()
+    };
+    let refused = forged.submit(&app).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let other_browser = HtmlForm {
+        cookie: Some("portal_csrf=someone-elses-secret".to_owned()),
+        ..form.clone()
+    };
+    assert_eq!(other_browser.submit(&app).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(portal_users(&app).await, 0);
+    let state = account_state(&app, &invited.staff, &invited.account_id).await;
+    assert_eq!(state["invitations"][0]["status"], "PENDING");
+    assert_eq!(
+        form.submit(&app).await.status,
+        StatusCode::SEE_OTHER,
+        "the real form still works"
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_or_missing_token_is_not_found() {
     let app = TestApp::spawn().await;
     let (unknown_token, _) = api::auth::new_token();
@@ -641,7 +698,7 @@ async fn an_unknown_or_missing_token_is_not_found() {
         open(&app, &unknown_token).await,
         open(&app, "").await,
         open(&app, &"x".repeat(500)).await,
-        Page::from(app.get("/portal/accept").await).await,
+        Page::from(app.get("/portal/accept").await, None).await,
     ] {
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.body);
         assert!(page.body.contains("This invitation link is not valid"), "{}", page.body);

@@ -175,7 +175,7 @@ async fn emailed_path(sink: &testkit::smtp_sink::SmtpSink, marker: &str) -> Stri
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_customer_signs_up_uses_the_dashboard_signs_out_and_resets_the_password_in_chromium() {
+async fn a_customer_signs_up_requests_assets_pays_signs_out_and_resets_the_password_in_chromium() {
     let sink = testkit::smtp_sink::SmtpSink::start().await;
     let app = TestApp::spawn_with(&[("SMTP_URL", &sink.url())]).await;
     let staff = app.staff("acme").await;
@@ -188,6 +188,12 @@ async fn a_customer_signs_up_uses_the_dashboard_signs_out_and_resets_the_passwor
     }
     app.create_invoice(&staff, &account, "INV-1", &[("Rental", 2, 12_500)])
         .await;
+    app.gql_ok(
+        staff.auth(),
+        "mutation { setOnlinePayments(enabled: true) { id } }",
+        serde_json::json!({}),
+    )
+    .await;
     app.gql_ok(
         staff.auth(),
         "mutation($a: ID!) { inviteToPortal(accountId: $a) { id } }",
@@ -243,6 +249,56 @@ async fn a_customer_signs_up_uses_the_dashboard_signs_out_and_resets_the_passwor
         "one column on a phone: {}",
         first["phone"]
     );
+    // Requested: listed, and the staff were emailed.
+    assert_eq!(
+        first["requestStatuses"],
+        serde_json::json!(["Sent, waiting for review"]),
+        "{first}"
+    );
+    let requests = first["requests"]["text"].as_str().expect("text");
+    assert!(
+        requests.contains("2 × ") && requests.contains("Behind the <kitchen> door"),
+        "{requests}"
+    );
+    testkit::eventually(std::time::Duration::from_secs(20), async || {
+        let to_staff = sink
+            .messages()
+            .into_iter()
+            .filter(|m| m.rcpt_to == vec![staff.email.clone()] && m.subject().starts_with("New asset request"))
+            .count();
+        if to_staff == 1 {
+            Ok(())
+        } else {
+            Err(format!("{to_staff} request emails to staff"))
+        }
+    })
+    .await;
+    // Paid: the receipt page, the invoice PAID, the receipt emailed.
+    assert_eq!(first["paidStatus"], "Paid", "{}", first["paid"]);
+    assert!(
+        first["paid"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Payment received") && t.contains("$250.00")),
+        "{}",
+        first["paid"]
+    );
+    let invoice = app
+        .gql_ok(staff.auth(), "{ invoices { nodes { status } } }", serde_json::json!({}))
+        .await;
+    assert_eq!(invoice["invoices"]["nodes"][0]["status"], "PAID");
+    testkit::eventually(std::time::Duration::from_secs(20), async || {
+        let receipts = sink
+            .messages()
+            .into_iter()
+            .filter(|m| m.rcpt_to == vec![email.to_owned()] && m.subject().to_lowercase().contains("receipt"))
+            .count();
+        if receipts == 1 {
+            Ok(())
+        } else {
+            Err(format!("{receipts} receipts"))
+        }
+    })
+    .await;
     assert_eq!(first["afterSignOut"]["url"], "/portal/sign-in", "signed out for real");
     assert!(
         first["checkEmail"]["text"]

@@ -132,10 +132,13 @@ async fn the_demo_account_goes_from_not_connected_to_connected_through_redis_a_w
     let body = page.text().await.expect("page");
     assert!(body.contains("Riverside Construction") && body.contains("m***@riverside-construction.example"));
     let mut browser = WebClient::new(&app);
+    let form = browser.get(&format!("/portal/accept?token={token}")).await;
+    let csrf = form.field("accept", "csrf").expect("the form's CSRF token");
     let dashboard = browser
         .post(
             "/portal/accept",
             &[
+                ("csrf", csrf.as_str()),
                 ("token", token.as_str()),
                 ("name", "Maria Lopez"),
                 ("password", "a customer password"),

@@ -54,10 +54,13 @@ async fn world(app: &TestApp, locations: Option<usize>) -> World {
 /// Signs up through the accept form; the page the browser lands on.
 async fn sign_up(app: &TestApp, browser: &mut WebClient, w: &World) -> WebPage {
     let token = sent_link(app, w.invitation).await;
+    let form = browser.get(&format!("/portal/accept?token={token}")).await;
+    let csrf = form.field("accept", "csrf").expect("the form's CSRF token");
     browser
         .post(
             "/portal/accept",
             &[
+                ("csrf", csrf.as_str()),
                 ("token", token.as_str()),
                 ("name", "Pat Customer"),
                 ("password", CUSTOMER_PASSWORD),
@@ -459,4 +462,175 @@ async fn staff_reset_their_password_on_the_staff_pages() {
         login(STAFF_PASSWORD).await["errors"][0]["extensions"]["code"],
         "INVALID_CREDENTIALS"
     );
+}
+
+/// The first option's value of the `<select name="{name}">` on `page`.
+fn first_option(page: &WebPage, name: &str) -> String {
+    let select = &page.body[page.body.find(&format!("<select id=\"{name}\"")).expect("the select")..];
+    let start = select.find("<option value=\"").expect("an option") + "<option value=\"".len();
+    select[start..start + select[start..].find('"').expect("end")].to_owned()
+}
+
+#[tokio::test]
+async fn a_customer_requests_assets_sees_errors_beside_the_field_and_cancels_a_request() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, None).await;
+    let mut browser = WebClient::new(&app);
+    sign_up(&app, &mut browser, &w).await;
+    let form = browser.get("/portal/requests/new").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert_private(&form);
+    assert!(form.body.contains("Pier Site (Harbor Cafe)") && form.body.contains("Yard Site (Harbor Cafe)"));
+    let location = first_option(&form, "location");
+    let asset_type = first_option(&form, "asset_type");
+
+    let refused = browser
+        .submit(
+            &form,
+            "/portal/requests/new",
+            &[
+                ("location", &location),
+                ("asset_type", &asset_type),
+                ("quantity", "0"),
+                ("needed_by", ""),
+                ("notes", "Gate code <1234>"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"quantity-error\""),
+        "the error is beside the quantity: {}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("Gate code &#60;1234&#62;</textarea>"),
+        "the notes are kept: {}",
+        refused.body
+    );
+
+    let sent = browser
+        .submit(
+            &form,
+            "/portal/requests/new",
+            &[
+                ("location", &location),
+                ("asset_type", &asset_type),
+                ("quantity", "2"),
+                ("needed_by", ""),
+                ("notes", "Gate code <1234>"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (sent.path.as_str(), sent.status),
+        ("/portal/requests?done=sent", StatusCode::OK)
+    );
+    assert!(sent.body.contains("Your request is sent"), "{}", sent.body);
+    assert!(sent.body.contains("Sent, waiting for review"));
+    let dashboard = browser.get("/portal").await;
+    assert!(
+        dashboard.body.contains("Sent, waiting for review"),
+        "open requests show on the dashboard"
+    );
+
+    let no_csrf = browser.post("/portal/requests/cancel", &[("id", "x")]).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    let id = sent.field("/portal/requests/cancel", "id").expect("a cancel form");
+    let cancelled = browser.submit(&sent, "/portal/requests/cancel", &[("id", &id)]).await;
+    assert_eq!(cancelled.path, "/portal/requests?done=cancelled");
+    assert!(cancelled.body.contains(">Cancelled"), "{}", cancelled.body);
+    assert!(
+        cancelled.field("/portal/requests/cancel", "id").is_none(),
+        "no Cancel button any more"
+    );
+}
+
+/// The id of invoice INV-1 (its link on the dashboard).
+fn invoice_path(dashboard: &WebPage) -> String {
+    let start = dashboard
+        .body
+        .find("href=\"/portal/invoices/")
+        .expect("an invoice link")
+        + "href=\"".len();
+    dashboard.body[start..start + dashboard.body[start..].find('"').expect("end")].to_owned()
+}
+
+#[tokio::test]
+async fn paying_an_invoice_shows_the_receipt_and_a_double_submit_pays_once() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, None).await;
+    let mut browser = WebClient::new(&app);
+    let dashboard = sign_up(&app, &mut browser, &w).await;
+    let path = invoice_path(&dashboard);
+
+    let not_set_up = browser.get(&path).await;
+    assert_eq!(not_set_up.status, StatusCode::OK);
+    assert!(
+        not_set_up.body.contains("has not set up online payments yet"),
+        "{}",
+        not_set_up.body
+    );
+    assert!(!not_set_up.body.contains("card_token"), "no Pay form");
+
+    app.gql_ok(
+        w.staff.auth(),
+        "mutation { setOnlinePayments(enabled: true) { id } }",
+        json!({}),
+    )
+    .await;
+    let invoice = browser.get(&path).await;
+    assert!(
+        invoice.body.contains("Rental") && invoice.body.contains("$125.00"),
+        "lines: {}",
+        invoice.body
+    );
+    let pay = format!("{path}/pay");
+    let declined = browser
+        .submit(
+            &invoice,
+            &pay,
+            &[("idempotency_key", "k-declined"), ("card_token", "tok_chargeDeclined")],
+        )
+        .await;
+    assert_eq!(declined.status, StatusCode::PAYMENT_REQUIRED, "{}", declined.body);
+    assert!(declined.body.contains("declined"), "{}", declined.body);
+
+    let key = invoice.field(&pay, "idempotency_key").expect("a key per form");
+    let csrf = invoice.field(&pay, "csrf").expect("csrf");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("idempotency_key", key.as_str()),
+        ("card_token", "tok_visa"),
+    ];
+    let (first, second) = (browser.post(&pay, &fields).await, browser.post(&pay, &fields).await);
+    for paid in [&first, &second] {
+        assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
+        assert!(paid.path.contains("?paid="), "{}", paid.path);
+        assert!(paid.body.contains("Payment received"), "{}", paid.body);
+        assert!(paid.body.contains("id=\"invoice-status\">Paid<"), "{}", paid.body);
+    }
+    assert_eq!(first.path, second.path, "the same payment both times");
+    let payments = app
+        .gql_ok(
+            w.staff.auth(),
+            "{ invoices { nodes { status payments { status } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        payments["invoices"]["nodes"][0]["payments"],
+        json!([{"status": "DECLINED"}, {"status": "SUCCEEDED"}]),
+        "one charge for two submits"
+    );
+    let list = browser.get("/portal/invoices").await;
+    assert!(
+        list.body.contains("INV-1") && list.body.contains(">Paid<"),
+        "{}",
+        list.body
+    );
+    let unknown = browser
+        .get("/portal/invoices/00000000-0000-0000-0000-000000000000")
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }

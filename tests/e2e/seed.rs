@@ -25,6 +25,26 @@ async fn seed_demo_fills_an_empty_database_with_a_demo_organization_whose_staff_
     assert_eq!(seeded.organization.slug, DEMO_SLUG);
     assert_eq!(seeded.admin_email, DEMO_ADMIN_EMAIL);
     assert_eq!(seeded.admin_password, DEMO_PASSWORD);
+    assert_eq!(seeded.customer_email, "sam@lakeview-events.example");
+
+    // The demo customer signs in to the portal and sees Lakeview Events.
+    let customer = app
+        .gql_ok(
+            None,
+            "mutation($e: String!, $p: String!) { portalLogin(organization: \"demo\", email: $e, password: $p) { token } }",
+            json!({"e": seeded.customer_email, "p": DEMO_PASSWORD}),
+        )
+        .await;
+    let customer = customer["portalLogin"]["token"].as_str().expect("token");
+    let seen = app
+        .gql_ok(
+            Some(customer),
+            "{ accounts { nodes { name assets { totalCount } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(seen["accounts"]["nodes"][0]["name"], "Lakeview Events");
+    assert!(seen["accounts"]["nodes"][0]["assets"]["totalCount"].as_u64() > Some(0));
 
     let login = app
         .gql_ok(

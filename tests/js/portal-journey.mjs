@@ -4,7 +4,8 @@
 //
 //   node portal-journey.mjs sign-up <base> <accept path> <profile> <shots> <email> <password>
 //     opens the invitation link, signs up, lands on the dashboard (desktop
-//     and phone widths), signs out, asks for a password reset.
+//     and phone widths), requests two assets, pays the open invoice with the
+//     sandbox card, signs out, asks for a password reset.
 //   node portal-journey.mjs reset <base> <reset path> <profile> <shots> <new password>
 //     opens the reset link, sets the new password, lands on the dashboard.
 //
@@ -52,30 +53,51 @@ run(async () => {
       await page.fill('#name', 'Pat Customer');
       await page.fill('#password', password);
       await page.fill('#password_confirmation', password);
-      await Promise.all([page.waitForURL(`${base}/portal`), page.click('button[type=submit]')]);
+      await Promise.all([page.waitForURL(`${base}/portal`), page.click('main button[type=submit]')]);
       seen.dashboard = await look(page, '02-dashboard');
       await page.setViewportSize({ width: 375, height: 800 });
       seen.phone = await look(page, '03-dashboard-phone');
       await page.setViewportSize({ width: 1200, height: 900 });
+
+      await page.click('main a[href="/portal/requests/new"]');
+      await page.waitForURL(`${base}/portal/requests/new`);
+      seen.requestForm = await look(page, '04-request-assets');
+      await page.fill('#quantity', '2');
+      await page.fill('#notes', 'Behind the <kitchen> door');
+      await Promise.all([page.waitForURL(/\/portal\/requests\?done=sent/), page.click('main button[type=submit]')]);
+      seen.requests = await look(page, '05-requests');
+      seen.requestStatuses = await page.$$eval('.request-status', (cells) => cells.map((c) => c.textContent.trim()));
+
+      await page.click('nav a[href="/portal/invoices"]');
+      await page.waitForURL(`${base}/portal/invoices`);
+      seen.invoices = await look(page, '06-invoices');
+      await page.click('main a >> text=INV-1');
+      await page.waitForURL(/\/portal\/invoices\/[^/?]+$/);
+      seen.invoice = await look(page, '07-invoice');
+      await page.fill('#card_token', 'tok_visa');
+      await Promise.all([page.waitForURL(/\?paid=/), page.click('main button[type=submit]')]);
+      seen.paid = await look(page, '08-invoice-paid');
+      seen.paidStatus = (await page.textContent('#invoice-status'))?.trim() ?? null;
+
       await Promise.all([page.waitForURL(/\/portal\/sign-in/), page.click('nav button')]);
-      seen.signedOut = await look(page, '04-signed-out');
+      seen.signedOut = await look(page, '09-signed-out');
       await page.goto(`${base}/portal`);
       seen.afterSignOut = { url: new URL(page.url()).pathname };
       await page.click('text=Forgot your password?');
       await page.waitForURL(/\/portal\/forgot-password/);
-      seen.forgot = await look(page, '05-forgot-password');
+      seen.forgot = await look(page, '10-forgot-password');
       await page.fill('#email', email);
-      await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+      await Promise.all([page.waitForLoadState('load'), page.click('main button[type=submit]')]);
       await page.waitForSelector('text=Check your email');
-      seen.checkEmail = await look(page, '06-check-your-email');
+      seen.checkEmail = await look(page, '11-check-your-email');
     } else if (phase === 'reset') {
       const [password] = rest;
       await page.goto(`${base}${path}`);
-      seen.reset = await look(page, '07-reset-password');
+      seen.reset = await look(page, '12-reset-password');
       await page.fill('#password', password);
       await page.fill('#password_confirmation', password);
-      await Promise.all([page.waitForURL(`${base}/portal`), page.click('button[type=submit]')]);
-      seen.dashboard = await look(page, '08-dashboard-after-reset');
+      await Promise.all([page.waitForURL(`${base}/portal`), page.click('main button[type=submit]')]);
+      seen.dashboard = await look(page, '13-dashboard-after-reset');
     } else {
       throw new Error(`unknown phase ${phase}`);
     }

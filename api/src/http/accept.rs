@@ -10,6 +10,9 @@
 //! - `POST /portal/accept` (a form) runs [`invitations::accept`] under the
 //!   same rate limit as the `acceptInvitation` mutation and, signed in,
 //!   answers 303 to `/portal` with the session in the portal's cookie.
+//! - Both forms carry a CSRF token bound to the browser's `portal_csrf`
+//!   cookie (set with the page; see the portal module), so another site
+//!   cannot sign a visitor in with its own invitation: without it, 403.
 //! - `POST /portal/accept/new-link` (a form) runs
 //!   [`invitations::request_new`] under the `requestNewInvitation` limit and
 //!   always answers the same neutral page, so it reveals nothing about the
@@ -35,7 +38,7 @@ use axum::{
         ConnectInfo, Query, State,
         rejection::{FormRejection, QueryRejection},
     },
-    http::{HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use entity::InvitationStatus;
@@ -45,6 +48,7 @@ use crate::{
     AppState,
     auth::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN},
     error::ApiError,
+    http::portal::Browser,
     rate_limit::Action,
 };
 use service::invitations::{self, Link, Preview};
@@ -73,6 +77,9 @@ pub struct TokenQuery {
 /// What the sign-up (or password-only) form posts.
 #[derive(Deserialize)]
 pub struct AcceptForm {
+    /// The form's CSRF token (bound to the browser's `portal_csrf` cookie).
+    #[serde(default)]
+    pub csrf: String,
     /// The link token, from the form's hidden field.
     #[serde(default)]
     pub token: String,
@@ -90,6 +97,9 @@ pub struct AcceptForm {
 /// What the "Send me a new link" form posts: the token only, never an address.
 #[derive(Debug, Deserialize)]
 pub struct NewLinkForm {
+    /// The form's CSRF token (bound to the browser's `portal_csrf` cookie).
+    #[serde(default)]
+    pub csrf: String,
     /// The expired or superseded link token.
     #[serde(default)]
     pub token: String,
@@ -97,16 +107,25 @@ pub struct NewLinkForm {
 
 /// `GET /portal/accept?token=…`: the invitation and what can be done with it.
 /// 200 for a known token whatever its state, 404 for an unknown or missing one.
-pub async fn accept_page(State(state): State<AppState>, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
+pub async fn accept_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<TokenQuery>, QueryRejection>,
+) -> Response {
     let token = query.ok().and_then(|Query(query)| query.token).unwrap_or_default();
-    match invitations::preview(&state.data.db, &token).await {
+    let (csrf, cookie) = Browser::new(&state, &headers, None).anonymous_csrf();
+    let mut response = match invitations::preview(&state.data.db, &token).await {
         Ok(Some(preview)) => match standing(&preview) {
-            Standing::Open => accept_form(&preview, &token, "", None, StatusCode::OK),
-            _ => refusal(Some(&preview), &token, false, StatusCode::OK),
+            Standing::Open => accept_form(&preview, &token, &csrf, "", None, StatusCode::OK),
+            _ => refusal(Some(&preview), &token, &csrf, false, StatusCode::OK),
         },
         Ok(None) => unknown_link(StatusCode::NOT_FOUND),
         Err(err) => failure(err),
+    };
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
     }
+    response
 }
 
 /// `POST /portal/accept`: signs the customer up (or adds the account to the
@@ -117,13 +136,17 @@ pub async fn accept_page(State(state): State<AppState>, query: Result<Query<Toke
 pub async fn accept_submit(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
     form: Result<Form<AcceptForm>, FormRejection>,
 ) -> Response {
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => return unreadable_form(&rejection),
     };
+    if !Browser::new(&state, &headers, None).csrf_ok(&form.csrf) {
+        return csrf_refused();
+    }
+    let csrf = form.csrf.as_str();
     let db = &state.data.db;
     let token = form.token.as_str();
 
@@ -143,12 +166,13 @@ pub async fn accept_submit(
                 accept_form(
                     &preview,
                     token,
+                    csrf,
                     &form.name,
                     Some(&error),
                     StatusCode::UNPROCESSABLE_ENTITY,
                 )
             }
-            Ok(preview) => refusal(preview.as_ref(), token, false, StatusCode::GONE),
+            Ok(preview) => refusal(preview.as_ref(), token, csrf, false, StatusCode::GONE),
             Err(err) => failure(err),
         };
     }
@@ -189,19 +213,27 @@ pub async fn accept_submit(
                 },
                 message: sentence(&message),
             };
-            form_again(&state, token, &form.name, &error, StatusCode::UNPROCESSABLE_ENTITY).await
+            form_again(
+                &state,
+                token,
+                csrf,
+                &form.name,
+                &error,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         ApiError::InvalidCredentials => {
             let error = FieldError {
                 field: Some("password"),
                 message: "That password is not correct. Enter the password of your existing portal login.".to_owned(),
             };
-            form_again(&state, token, &form.name, &error, StatusCode::UNAUTHORIZED).await
+            form_again(&state, token, csrf, &form.name, &error, StatusCode::UNAUTHORIZED).await
         }
         ApiError::InvitationInvalid | ApiError::InvitationExpired => {
             let expired = matches!(err, ApiError::InvitationExpired);
             match invitations::preview(db, token).await {
-                Ok(preview) => refusal(preview.as_ref(), token, expired, StatusCode::GONE),
+                Ok(preview) => refusal(preview.as_ref(), token, csrf, expired, StatusCode::GONE),
                 Err(err) => failure(err),
             }
         }
@@ -215,12 +247,16 @@ pub async fn accept_submit(
 pub async fn request_new_link(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     form: Result<Form<NewLinkForm>, FormRejection>,
 ) -> Response {
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => return unreadable_form(&rejection),
     };
+    if !Browser::new(&state, &headers, None).csrf_ok(&form.csrf) {
+        return csrf_refused();
+    }
     // The same rules as the `requestNewInvitation` mutation: every request counts.
     let limiter = &state.data.limiter;
     let address = client_address(connection);
@@ -289,6 +325,8 @@ struct FieldError {
 #[template(path = "http/accept/templates/form.html")]
 struct AcceptPage<'a> {
     title: &'a str,
+    /// The form's CSRF token.
+    csrf: &'a str,
     preview: &'a Preview,
     /// The summary shows the expiry.
     with_expiry: bool,
@@ -310,6 +348,8 @@ impl AcceptPage<'_> {
 #[template(path = "http/accept/templates/refusal.html")]
 struct Refusal<'a> {
     title: &'a str,
+    /// The "Send me a new link" form's CSRF token.
+    csrf: &'a str,
     standing: Standing,
     /// The inviting business, or a description of it when unknown.
     organization: &'a str,
@@ -364,7 +404,14 @@ struct UnreadableForm<'a> {
 }
 
 /// The sign-up form, or the password-only form for an existing login.
-fn accept_form(preview: &Preview, token: &str, name: &str, error: Option<&FieldError>, status: StatusCode) -> Response {
+fn accept_form(
+    preview: &Preview,
+    token: &str,
+    csrf: &str,
+    name: &str,
+    error: Option<&FieldError>,
+    status: StatusCode,
+) -> Response {
     let title = if preview.existing_user {
         format!("Add {} to your portal login", preview.account_name)
     } else {
@@ -374,6 +421,7 @@ fn accept_form(preview: &Preview, token: &str, name: &str, error: Option<&FieldE
         status,
         &AcceptPage {
             title: &title,
+            csrf,
             preview,
             with_expiry: true,
             token,
@@ -385,19 +433,26 @@ fn accept_form(preview: &Preview, token: &str, name: &str, error: Option<&FieldE
 
 /// Re-renders the form after the service refused the input; when the link
 /// is no longer open (it changed meanwhile), says so instead.
-async fn form_again(state: &AppState, token: &str, name: &str, error: &FieldError, status: StatusCode) -> Response {
+async fn form_again(
+    state: &AppState,
+    token: &str,
+    csrf: &str,
+    name: &str,
+    error: &FieldError,
+    status: StatusCode,
+) -> Response {
     match invitations::preview(&state.data.db, token).await {
         Ok(Some(preview)) if standing(&preview) == Standing::Open => {
-            accept_form(&preview, token, name, Some(error), status)
+            accept_form(&preview, token, csrf, name, Some(error), status)
         }
-        Ok(preview) => refusal(preview.as_ref(), token, false, StatusCode::GONE),
+        Ok(preview) => refusal(preview.as_ref(), token, csrf, false, StatusCode::GONE),
         Err(err) => failure(err),
     }
 }
 
 /// The page for a link that cannot be accepted (any more): `expired` is the
 /// service's verdict when the preview is gone or looks open (a race).
-fn refusal(preview: Option<&Preview>, token: &str, expired: bool, status: StatusCode) -> Response {
+fn refusal(preview: Option<&Preview>, token: &str, csrf: &str, expired: bool, status: StatusCode) -> Response {
     let standing = match preview.map(standing) {
         Some(Standing::Open) | None if expired => Standing::Expired,
         Some(Standing::Open) | None => return invalid_link(preview, status),
@@ -413,6 +468,7 @@ fn refusal(preview: Option<&Preview>, token: &str, expired: bool, status: Status
         status,
         &Refusal {
             title,
+            csrf,
             standing,
             organization: preview.map_or("the business that invited you", |p| p.organization_name.as_str()),
             preview,
@@ -492,6 +548,17 @@ fn unreadable_form(rejection: &FormRejection) -> Response {
     )
 }
 
+/// A form posted without this browser's CSRF token (another site's form,
+/// or a page from before the browser's cookies were cleared): 403, nothing done.
+fn csrf_refused() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        &UnreadableForm {
+            title: "The form could not be read",
+        },
+    )
+}
+
 /// Renders one page with the headers every accept page carries. A template
 /// that fails (a value's `Display` failed: a bug) is logged and answered
 /// with a plain 500.
@@ -562,6 +629,7 @@ mod tests {
         let pages = [
             rendered(&AcceptPage {
                 title: "Join the Customer Portal",
+                csrf: "c",
                 preview: &preview,
                 with_expiry: true,
                 token: "tok\"en",
@@ -570,6 +638,7 @@ mod tests {
             }),
             rendered(&AcceptPage {
                 title: "Add <b>Harbor</b> to your portal login",
+                csrf: "c",
                 preview: &existing,
                 with_expiry: true,
                 token: "t",
@@ -578,6 +647,7 @@ mod tests {
             }),
             rendered(&Refusal {
                 title: "A newer link was sent",
+                csrf: "c",
                 standing: Standing::Superseded,
                 organization: &preview.organization_name,
                 preview: Some(&preview),
@@ -615,6 +685,7 @@ mod tests {
         };
         let page = rendered(&AcceptPage {
             title: "Join the Customer Portal",
+            csrf: "c",
             preview: &preview,
             with_expiry: true,
             token: "t",

@@ -112,6 +112,7 @@ struct NameData {
 
 #[derive(Deserialize)]
 struct InvoiceData {
+    id: String,
     number: String,
     #[serde(rename = "dueOn")]
     due_on: String,
@@ -183,6 +184,7 @@ struct RequestView {
 }
 
 struct InvoiceView {
+    id: String,
     number: String,
     due: String,
     amount: String,
@@ -293,6 +295,7 @@ fn view(viewer: ViewerData, requests: Vec<RequestData>, wanted: Option<&str>) ->
                 .nodes
                 .into_iter()
                 .map(|i| InvoiceView {
+                    id: i.id,
                     number: i.number,
                     due: date(&i.due_on),
                     amount: i.amount_due.formatted,
@@ -331,14 +334,14 @@ fn address(a: &AddressData) -> String {
 }
 
 /// A date (`YYYY-MM-DD` or RFC 3339) as people read it: "December 3, 2026".
-fn date(value: &str) -> String {
+pub(super) fn date(value: &str) -> String {
     let day = value.get(..10).unwrap_or(value);
     chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
         .map_or_else(|_| value.to_owned(), |d| d.format("%B %-d, %Y").to_string())
 }
 
 /// An asset request's status in words.
-fn status_name(status: &str) -> &'static str {
+pub(super) fn status_name(status: &str) -> &'static str {
     match status {
         "SUBMITTED" => "Sent, waiting for review",
         "APPROVED" => "Approved",

@@ -24,6 +24,8 @@
 
 mod account;
 mod dashboard;
+mod invoices;
+mod requests;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -64,6 +66,12 @@ pub fn routes() -> Router<AppState> {
             "/portal/reset-password",
             get(account::portal_reset_page).post(account::portal_reset),
         )
+        .route("/portal/requests", get(requests::list))
+        .route("/portal/requests/new", get(requests::new_page).post(requests::create))
+        .route("/portal/requests/cancel", axum::routing::post(requests::cancel))
+        .route("/portal/invoices", get(invoices::list))
+        .route("/portal/invoices/{id}", get(invoices::one))
+        .route("/portal/invoices/{id}/pay", axum::routing::post(invoices::pay))
         .route(
             "/portal/account/password",
             get(account::change_page).post(account::change),
@@ -154,7 +162,7 @@ impl Browser {
 
     /// Whether a form's `csrf` value matches this browser's session or its
     /// anonymous CSRF cookie.
-    fn csrf_ok(&self, submitted: &str) -> bool {
+    pub(crate) fn csrf_ok(&self, submitted: &str) -> bool {
         !submitted.is_empty()
             && [&self.session, &self.csrf_secret]
                 .into_iter()
@@ -164,7 +172,7 @@ impl Browser {
 
     /// The CSRF token for a form shown to an anonymous visitor, and the
     /// cookie to set when the browser has no secret yet.
-    fn anonymous_csrf(&self) -> (String, Option<HeaderValue>) {
+    pub(crate) fn anonymous_csrf(&self) -> (String, Option<HeaderValue>) {
         match &self.csrf_secret {
             Some(secret) => (csrf_token(secret), None),
             None => {
@@ -446,6 +454,12 @@ pub(crate) struct Input {
     value: String,
     hint: String,
     error: Option<String>,
+    /// The choices of a `select` (value, text).
+    options: Vec<(String, String)>,
+    /// `min` of a number or date; `max` of a number or date, or a
+    /// textarea's `maxlength`.
+    min: Option<String>,
+    max: Option<String>,
 }
 
 impl Input {
@@ -459,7 +473,26 @@ impl Input {
             value: String::new(),
             hint: String::new(),
             error: None,
+            options: Vec::new(),
+            min: None,
+            max: None,
         }
+    }
+
+    fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
+
+    fn options(mut self, options: Vec<(String, String)>) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn range(mut self, min: Option<String>, max: Option<String>) -> Self {
+        self.min = min;
+        self.max = max;
+        self
     }
 
     fn value(mut self, value: &str) -> Self {
@@ -533,6 +566,8 @@ fn status_of(error: &GqlError) -> StatusCode {
         "NOT_FOUND" => StatusCode::NOT_FOUND,
         "RATE_LIMITED" => StatusCode::TOO_MANY_REQUESTS,
         "PASSWORD_RESET_INVALID" => StatusCode::GONE,
+        "PAYMENT_DECLINED" => StatusCode::PAYMENT_REQUIRED,
+        "PAYMENTS_NOT_ENABLED" | "INVOICE_NOT_PAYABLE" => StatusCode::CONFLICT,
         "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
