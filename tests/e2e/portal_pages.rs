@@ -634,3 +634,29 @@ async fn paying_an_invoice_shows_the_receipt_and_a_double_submit_pays_once() {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_graphql_api_ignores_the_portal_cookie() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, None).await;
+    let mut browser = WebClient::new(&app);
+    sign_up(&app, &mut browser, &w).await;
+    let session = browser.cookies.get("portal_session").expect("signed in").clone();
+    // What another site could make the browser send: the cookie, no header.
+    let answer: serde_json::Value = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("cookie", format!("portal_session={session}"))
+        .json(&json!({"query": "{ viewer { __typename } accounts { totalCount } }"}))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["data"]["viewer"], serde_json::Value::Null, "{answer}");
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{answer}");
+    // The same token as a bearer token is the customer.
+    let viewer = app.gql_ok(Some(&session), "{ viewer { __typename } }", json!({})).await;
+    assert_eq!(viewer["viewer"]["__typename"], "PortalUser");
+}

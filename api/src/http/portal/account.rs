@@ -244,6 +244,10 @@ enum Area {
 }
 
 impl Area {
+    fn of(staff: bool) -> Self {
+        if staff { Self::Staff } else { Self::Portal }
+    }
+
     fn forgot_action(self) -> &'static str {
         match self {
             Self::Portal => "/portal/forgot-password",
@@ -285,8 +289,7 @@ fn forgot_form(area: Area, csrf: String, organization: &str, email: &str) -> For
     }
 }
 
-async fn forgot_page(state: &AppState, browser: &Browser, area: Area, organization: &str) -> Response {
-    let _ = state;
+fn forgot_page(browser: &Browser, area: Area, organization: &str) -> Response {
     let (csrf, cookie) = browser.anonymous_csrf();
     let mut response = page(
         StatusCode::OK,
@@ -301,7 +304,7 @@ async fn forgot_page(state: &AppState, browser: &Browser, area: Area, organizati
     response
 }
 
-async fn forgot(state: &AppState, browser: &Browser, area: Area, fields: &Fields) -> Response {
+async fn request_reset(state: &AppState, browser: &Browser, area: Area, fields: &Fields) -> Response {
     if !browser.csrf_ok(&fields.csrf) {
         return csrf_refused();
     }
@@ -332,53 +335,38 @@ async fn forgot(state: &AppState, browser: &Browser, area: Area, fields: &Fields
     )
 }
 
-/// `GET /portal/forgot-password[?organization=slug]`.
-pub async fn portal_forgot_page(
+/// `GET /portal/forgot-password[?organization=slug]` (the organization
+/// from the link, else from the last visit, else a field) and `GET
+/// /staff/forgot-password` (`STAFF`: staff emails are unique, no organization).
+pub async fn forgot_form_page<const STAFF: bool>(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     query: Result<Query<OrganizationQuery>, QueryRejection>,
 ) -> Response {
     let browser = Browser::new(&state, &headers, connection);
+    if STAFF {
+        return forgot_page(&browser, Area::Staff, "");
+    }
     let organization = query
         .ok()
         .and_then(|Query(q)| q.organization)
         .or_else(|| browser.organization.clone())
         .unwrap_or_default();
-    forgot_page(&state, &browser, Area::Portal, organization.trim()).await
+    forgot_page(&browser, Area::Portal, organization.trim())
 }
 
-/// `POST /portal/forgot-password`: `requestPasswordReset`; the same answer
-/// whether or not the email exists.
-pub async fn portal_forgot(
+/// `POST /portal/forgot-password` and `POST /staff/forgot-password`
+/// (`STAFF`): `requestPasswordReset`; the same answer whether or not the
+/// email exists.
+pub async fn forgot<const STAFF: bool>(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
     let browser = Browser::new(&state, &headers, connection);
-    forgot(&state, &browser, Area::Portal, &fields).await
-}
-
-/// `GET /staff/forgot-password`.
-pub async fn staff_forgot_page(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
-    forgot_page(&state, &browser, Area::Staff, "").await
-}
-
-/// `POST /staff/forgot-password`.
-pub async fn staff_forgot(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
-    forgot(&state, &browser, Area::Staff, &fields).await
+    request_reset(&state, &browser, Area::of(STAFF), &fields).await
 }
 
 fn reset_form(area: Area, csrf: String, token: &str) -> FormSpec {
@@ -397,7 +385,7 @@ fn reset_form(area: Area, csrf: String, token: &str) -> FormSpec {
     }
 }
 
-async fn reset_page(browser: &Browser, area: Area, token: &str) -> Response {
+fn reset_page(browser: &Browser, area: Area, token: &str) -> Response {
     let (csrf, cookie) = browser.anonymous_csrf();
     let mut response = page(
         StatusCode::OK,
@@ -412,7 +400,7 @@ async fn reset_page(browser: &Browser, area: Area, token: &str) -> Response {
     response
 }
 
-async fn reset(state: &AppState, browser: &Browser, area: Area, fields: &Fields) -> Response {
+async fn set_new_password(state: &AppState, browser: &Browser, area: Area, fields: &Fields) -> Response {
     if !browser.csrf_ok(&fields.csrf) {
         return csrf_refused();
     }
@@ -496,8 +484,9 @@ async fn reset(state: &AppState, browser: &Browser, area: Area, fields: &Fields)
     }
 }
 
-/// `GET /portal/reset-password?token=…`: the new-password form.
-pub async fn portal_reset_page(
+/// `GET /portal/reset-password?token=…` and `GET /staff/reset-password?token=…`
+/// (`STAFF`): the new-password form.
+pub async fn reset_form_page<const STAFF: bool>(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
@@ -505,43 +494,20 @@ pub async fn portal_reset_page(
 ) -> Response {
     let browser = Browser::new(&state, &headers, connection);
     let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
-    reset_page(&browser, Area::Portal, &token).await
+    reset_page(&browser, Area::of(STAFF), &token)
 }
 
-/// `POST /portal/reset-password`: `resetPassword`, then signed in (cookie,
-/// 303 to `/portal`); 410 for a used, superseded or expired link.
-pub async fn portal_reset(
+/// `POST /portal/reset-password` (then signed in: cookie, 303 to
+/// `/portal`) and `POST /staff/reset-password` (`STAFF`: they then sign in
+/// in GraphiQL): `resetPassword`; 410 for a used, superseded or expired link.
+pub async fn reset<const STAFF: bool>(
     State(state): State<AppState>,
     connection: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
     let browser = Browser::new(&state, &headers, connection);
-    reset(&state, &browser, Area::Portal, &fields).await
-}
-
-/// `GET /staff/reset-password?token=…`.
-pub async fn staff_reset_page(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    query: Result<Query<TokenQuery>, QueryRejection>,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
-    let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
-    reset_page(&browser, Area::Staff, &token).await
-}
-
-/// `POST /staff/reset-password`: `resetPassword`; staff then sign in in
-/// GraphiQL.
-pub async fn staff_reset(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
-    reset(&state, &browser, Area::Staff, &fields).await
+    set_new_password(&state, &browser, Area::of(STAFF), &fields).await
 }
 
 // --- Changing the password ----------------------------------------------------

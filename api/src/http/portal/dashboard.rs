@@ -16,7 +16,10 @@ use serde::Deserialize;
 use serde_json::json;
 use service::auth::Viewer;
 
-use super::{Browser, Chrome, SignedIn, csrf_token, organization_cookie, page, run, see_other, something_went_wrong};
+use super::{
+    Browser, Chrome, Formatted, Named, Nodes, SignedIn, csrf_token, organization_cookie, page, run, see_other,
+    something_went_wrong,
+};
 use crate::AppState;
 
 const DASHBOARD: &str = include_str!("documents/Dashboard.graphql");
@@ -36,11 +39,6 @@ struct Data {
     viewer: Option<ViewerData>,
     #[serde(rename = "assetRequests")]
     asset_requests: Nodes<RequestData>,
-}
-
-#[derive(Deserialize)]
-struct Nodes<T> {
-    nodes: Vec<T>,
 }
 
 #[derive(Deserialize)]
@@ -69,14 +67,9 @@ struct AccountData {
     number: String,
     name: String,
     #[serde(rename = "balanceDue")]
-    balance_due: MoneyData,
+    balance_due: Formatted,
     locations: Nodes<LocationData>,
     invoices: Nodes<InvoiceData>,
-}
-
-#[derive(Deserialize)]
-struct MoneyData {
-    formatted: String,
 }
 
 #[derive(Deserialize)]
@@ -100,14 +93,9 @@ struct AddressData {
 struct AssetData {
     tag: String,
     #[serde(rename = "assetType")]
-    asset_type: NameData,
+    asset_type: Named,
     #[serde(rename = "deployedAt")]
     deployed_at: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct NameData {
-    name: String,
 }
 
 #[derive(Deserialize)]
@@ -117,7 +105,7 @@ struct InvoiceData {
     #[serde(rename = "dueOn")]
     due_on: String,
     #[serde(rename = "amountDue")]
-    amount_due: MoneyData,
+    amount_due: Formatted,
 }
 
 #[derive(Deserialize)]
@@ -127,7 +115,7 @@ struct RequestData {
     #[serde(rename = "neededBy")]
     needed_by: Option<String>,
     #[serde(rename = "assetType")]
-    asset_type: NameData,
+    asset_type: Named,
     location: RequestLocation,
 }
 

@@ -22,29 +22,14 @@ use serde_json::json;
 use service::auth::Viewer;
 
 use super::{
-    Browser, Chrome, GqlError, account::signed_in, csrf_refused, csrf_token, dashboard::date, message, page, run,
-    see_other, something_went_wrong, status_of,
+    Browser, Chrome, Formatted, GqlError, Named, Nodes, account::signed_in, csrf_refused, csrf_token, dashboard::date,
+    message, page, run, see_other, something_went_wrong, status_of,
 };
 use crate::AppState;
 
 const LIST: &str = include_str!("documents/Invoices.graphql");
 const ONE: &str = include_str!("documents/Invoice.graphql");
 const PAY: &str = include_str!("documents/PayInvoice.graphql");
-
-#[derive(Deserialize)]
-struct Nodes<T> {
-    nodes: Vec<T>,
-}
-
-#[derive(Deserialize)]
-struct Money {
-    formatted: String,
-}
-
-#[derive(Deserialize)]
-struct Named {
-    name: String,
-}
 
 #[derive(Deserialize)]
 struct ListData {
@@ -60,9 +45,9 @@ struct ListInvoice {
     issued_on: String,
     #[serde(rename = "dueOn")]
     due_on: String,
-    total: Money,
+    total: Formatted,
     #[serde(rename = "amountDue")]
-    amount_due: Money,
+    amount_due: Formatted,
     account: Named,
 }
 
@@ -153,9 +138,9 @@ struct OneInvoice {
     #[serde(rename = "dueOn")]
     due_on: String,
     payable: bool,
-    total: Money,
+    total: Formatted,
     #[serde(rename = "amountDue")]
-    amount_due: Money,
+    amount_due: Formatted,
     account: Named,
     location: Option<Named>,
     lines: Vec<Line>,
@@ -167,8 +152,8 @@ struct Line {
     description: String,
     quantity: i64,
     #[serde(rename = "unitPrice")]
-    unit_price: Money,
-    amount: Money,
+    unit_price: Formatted,
+    amount: Formatted,
 }
 
 #[derive(Deserialize)]
@@ -179,7 +164,7 @@ struct PaymentData {
     gateway_reference: Option<String>,
     #[serde(rename = "createdAt")]
     created_at: String,
-    amount: Money,
+    amount: Formatted,
 }
 
 /// The invoice as the page shows it.

@@ -60,11 +60,11 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/sign-out", axum::routing::post(account::sign_out))
         .route(
             "/portal/forgot-password",
-            get(account::portal_forgot_page).post(account::portal_forgot),
+            get(account::forgot_form_page::<false>).post(account::forgot::<false>),
         )
         .route(
             "/portal/reset-password",
-            get(account::portal_reset_page).post(account::portal_reset),
+            get(account::reset_form_page::<false>).post(account::reset::<false>),
         )
         .route("/portal/requests", get(requests::list))
         .route("/portal/requests/new", get(requests::new_page).post(requests::create))
@@ -78,11 +78,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/staff/forgot-password",
-            get(account::staff_forgot_page).post(account::staff_forgot),
+            get(account::forgot_form_page::<true>).post(account::forgot::<true>),
         )
         .route(
             "/staff/reset-password",
-            get(account::staff_reset_page).post(account::staff_reset),
+            get(account::reset_form_page::<true>).post(account::reset::<true>),
         )
 }
 
@@ -282,6 +282,24 @@ fn clear_session_cookie(browser: &Browser) -> Option<HeaderValue> {
 }
 
 // --- GraphQL ------------------------------------------------------------------
+
+/// A connection's `nodes`, as the pages' documents select them.
+#[derive(Deserialize)]
+struct Nodes<T> {
+    nodes: Vec<T>,
+}
+
+/// An object of which a document selects only `name`.
+#[derive(Deserialize)]
+struct Named {
+    name: String,
+}
+
+/// A `Money` of which a document selects only `formatted`.
+#[derive(Deserialize)]
+struct Formatted {
+    formatted: String,
+}
 
 /// One error of a document's answer, as a page shows it.
 #[derive(Debug, Clone)]

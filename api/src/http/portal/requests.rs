@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Browser, Chrome, FormPage, FormSpec, GqlError, Input, account::signed_in, csrf_refused, csrf_token,
+    Browser, Chrome, FormPage, FormSpec, GqlError, Input, Named, Nodes, account::signed_in, csrf_refused, csrf_token,
     dashboard::date, form_error, page, run, see_other, something_went_wrong,
 };
 use crate::AppState;
@@ -41,11 +41,6 @@ struct ListData {
 }
 
 #[derive(Deserialize)]
-struct Nodes<T> {
-    nodes: Vec<T>,
-}
-
-#[derive(Deserialize)]
 struct RequestData {
     id: String,
     status: String,
@@ -57,11 +52,6 @@ struct RequestData {
     #[serde(rename = "assetType")]
     asset_type: Named,
     location: LocationData,
-}
-
-#[derive(Deserialize)]
-struct Named {
-    name: String,
 }
 
 #[derive(Deserialize)]
