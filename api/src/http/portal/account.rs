@@ -127,12 +127,18 @@ pub async fn sign_in_page(
         .and_then(|Query(q)| q.organization)
         .or_else(|| browser.organization.clone())
         .unwrap_or_default();
+    anonymous_form(&browser, "Sign in", |csrf| sign_in_form(csrf, organization.trim(), ""))
+}
+
+/// A form page for a visitor not signed in: its CSRF token is bound to the
+/// browser's `portal_csrf` cookie, set with the page when it has none.
+fn anonymous_form(browser: &Browser, title: &str, form: impl FnOnce(String) -> FormSpec) -> Response {
     let (csrf, cookie) = browser.anonymous_csrf();
     let mut response = page(
         StatusCode::OK,
         &FormPage {
-            chrome: Chrome::anonymous("Sign in"),
-            form: sign_in_form(csrf, organization.trim(), ""),
+            chrome: Chrome::anonymous(title),
+            form: form(csrf),
         },
     );
     if let Some(cookie) = cookie {
@@ -290,18 +296,9 @@ fn forgot_form(area: Area, csrf: String, organization: &str, email: &str) -> For
 }
 
 fn forgot_page(browser: &Browser, area: Area, organization: &str) -> Response {
-    let (csrf, cookie) = browser.anonymous_csrf();
-    let mut response = page(
-        StatusCode::OK,
-        &FormPage {
-            chrome: Chrome::anonymous("Forgot your password?"),
-            form: forgot_form(area, csrf, organization, ""),
-        },
-    );
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
-    }
-    response
+    anonymous_form(browser, "Forgot your password?", |csrf| {
+        forgot_form(area, csrf, organization, "")
+    })
 }
 
 async fn request_reset(state: &AppState, browser: &Browser, area: Area, fields: &Fields) -> Response {
@@ -386,18 +383,7 @@ fn reset_form(area: Area, csrf: String, token: &str) -> FormSpec {
 }
 
 fn reset_page(browser: &Browser, area: Area, token: &str) -> Response {
-    let (csrf, cookie) = browser.anonymous_csrf();
-    let mut response = page(
-        StatusCode::OK,
-        &FormPage {
-            chrome: Chrome::anonymous("Choose a new password"),
-            form: reset_form(area, csrf, token),
-        },
-    );
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
-    }
-    response
+    anonymous_form(browser, "Choose a new password", |csrf| reset_form(area, csrf, token))
 }
 
 async fn set_new_password(state: &AppState, browser: &Browser, area: Area, fields: &Fields) -> Response {
