@@ -153,7 +153,7 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_a_signed_out_cookie_is_refus
 }
 
 #[tokio::test]
-async fn staff_disconnecting_the_customer_ends_the_cookies_session_at_once() {
+async fn staff_disconnecting_the_customers_last_account_ends_the_cookies_session_at_once() {
     let app = TestApp::spawn().await;
     let w = world(&app, None).await;
     let mut browser = WebClient::new(&app);
@@ -175,8 +175,18 @@ async fn staff_disconnecting_the_customer_ends_the_cookies_session_at_once() {
         json!({"u": user, "a": w.account}),
     )
     .await;
+    // Its last account gone, the customer's cookie session ends at once.
+    let session = browser.cookies.get("portal_session").expect("signed in").clone();
     let after = browser.get("/portal").await;
+    assert_eq!(after.path, "/portal/sign-in", "{}", after.body);
     assert!(!after.body.contains("Harbor Cafe"), "{}", after.body);
+    assert!(!browser.cookies.contains_key("portal_session"), "the cookie is cleared");
+    let viewer = app.gql(Some(&session), "{ viewer { __typename } }", json!({})).await;
+    assert_eq!(
+        viewer["data"]["viewer"],
+        serde_json::Value::Null,
+        "the session ended: {viewer}"
+    );
 }
 
 #[tokio::test]

@@ -14,13 +14,12 @@ use serde_json::json;
 use service::auth::{MIN_PASSWORD_LEN, Viewer};
 
 use super::{
-    Answer, Browser, Chrome, FormPage, FormSpec, GqlError, Input, SignedIn, clear_session_cookie, csrf_refused,
-    csrf_token, form_error, message, page, run, see_other, session_cookie,
+    Answer, Browser, Chrome, FormPage, FormSpec, GqlError, Input, SIGN_OUT, SignedIn, clear_session_cookie,
+    csrf_refused, csrf_token, form_error, message, page, run, see_other, session_cookie,
 };
 use crate::AppState;
 
 const SIGN_IN: &str = include_str!("documents/PortalSignIn.graphql");
-const SIGN_OUT: &str = include_str!("documents/SignOut.graphql");
 const REQUEST_RESET: &str = include_str!("documents/RequestPasswordReset.graphql");
 const RESET: &str = include_str!("documents/ResetPassword.graphql");
 const CHANGE: &str = include_str!("documents/ChangePassword.graphql");
@@ -501,10 +500,7 @@ pub async fn reset<const STAFF: bool>(
 /// The signed-in customer's chrome (title, navigation, sign-out CSRF), or
 /// the redirect to the sign-in page.
 pub(super) async fn signed_in(state: &AppState, browser: &Browser, title: &str) -> Result<(Viewer, Chrome), Response> {
-    let viewer = browser.viewer(state).await?;
-    let Viewer::Portal { .. } = viewer else {
-        return Err(see_other("/portal/sign-in", []));
-    };
+    let viewer = browser.customer(state).await?;
     let answer: Answer = run(state, viewer.clone(), browser.client, ME, json!({})).await;
     let organization_name = answer.data["viewer"]["organization"]["name"]
         .as_str()

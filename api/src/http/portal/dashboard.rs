@@ -14,7 +14,6 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::json;
-use service::auth::Viewer;
 
 use super::{
     Browser, Chrome, Formatted, Named, Nodes, SignedIn, csrf_token, organization_cookie, page, run, see_other,
@@ -194,9 +193,8 @@ pub async fn dashboard(
     query: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Response {
     let browser = Browser::new(&state, &headers, connection);
-    let viewer = match browser.viewer(&state).await {
-        Ok(viewer @ Viewer::Portal { .. }) => viewer,
-        Ok(_) => return see_other("/portal/sign-in", []),
+    let viewer = match browser.customer(&state).await {
+        Ok(viewer) => viewer,
         Err(response) => return response,
     };
     let answer = run(&state, viewer, browser.client, DASHBOARD, json!({})).await;

@@ -19,7 +19,6 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::json;
-use service::auth::Viewer;
 
 use super::{
     Browser, Chrome, Formatted, GqlError, Named, Nodes, account::signed_in, csrf_refused, csrf_token, dashboard::date,
@@ -364,9 +363,8 @@ pub async fn pay(
     if !browser.csrf_ok(&fields.csrf) {
         return csrf_refused();
     }
-    let viewer = match browser.viewer(&state).await {
-        Ok(viewer @ Viewer::Portal { .. }) => viewer,
-        Ok(_) => return see_other("/portal/sign-in", []),
+    let viewer = match browser.customer(&state).await {
+        Ok(viewer) => viewer,
         Err(response) => return response,
     };
     let answer = run(

@@ -47,6 +47,9 @@ use crate::{AppState, http::graphql::execute_as};
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// Ends the visitor's session (sign-out, and a customer left without accounts).
+const SIGN_OUT: &str = include_str!("documents/SignOut.graphql");
+
 /// The stylesheet every page links (`GET /portal/style.css`).
 const STYLESHEET: &str = include_str!("templates/style.css");
 
@@ -158,6 +161,25 @@ impl Browser {
                 }),
             None => Ok(Viewer::Anonymous),
         }
+    }
+
+    /// The signed-in customer, or the redirect to the sign-in page: without
+    /// a session, for a session that is not a customer's, and for a customer
+    /// left without any account (staff disconnected the last one), whose
+    /// session ends here and whose cookie is cleared.
+    async fn customer(&self, state: &AppState) -> Result<Viewer, Response> {
+        let viewer = self.viewer(state).await?;
+        let Viewer::Portal { grants, .. } = &viewer else {
+            return Err(see_other("/portal/sign-in", []));
+        };
+        if grants.accounts.is_empty() {
+            let answer = run(state, viewer.clone(), self.client, SIGN_OUT, serde_json::json!({})).await;
+            if let Some(error) = answer.error() {
+                tracing::warn!(code = %error.code, "ending the session of a customer without accounts failed");
+            }
+            return Err(see_other("/portal/sign-in", [clear_session_cookie(self)]));
+        }
+        Ok(viewer)
     }
 
     /// Whether a form's `csrf` value matches this browser's session or its
