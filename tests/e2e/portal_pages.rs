@@ -144,7 +144,12 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_a_signed_out_cookie_is_refus
     assert_eq!(browser.get("/portal").await.path, "/portal");
 
     let signed_out = browser.submit(&dashboard, "/portal/sign-out", &[]).await;
-    assert_eq!(signed_out.path, "/portal/sign-in?organization=acme");
+    assert_eq!(signed_out.path, "/portal/sign-in");
+    assert_eq!(
+        signed_out.field("/portal/sign-in", "organization").as_deref(),
+        Some("acme"),
+        "the sign-in form remembers the organization"
+    );
     assert!(!browser.cookies.contains_key("portal_session"));
     // The session ended in the database: the old cookie is refused too.
     let mut replay = WebClient::new(&app);

@@ -29,16 +29,14 @@
 //! This module owns presentation only: what a token allows is decided by
 //! the invitations service, and status codes follow its errors.
 
-use std::net::{IpAddr, SocketAddr};
-
 use askama::Template;
 use axum::{
-    Extension, Form,
+    Form,
     extract::{
-        ConnectInfo, Query, State,
+        Query, State,
         rejection::{FormRejection, QueryRejection},
     },
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use entity::InvitationStatus;
@@ -109,11 +107,11 @@ pub struct NewLinkForm {
 /// 200 for a known token whatever its state, 404 for an unknown or missing one.
 pub async fn accept_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    browser: Browser,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
     let token = query.ok().and_then(|Query(query)| query.token).unwrap_or_default();
-    let (csrf, cookie) = Browser::new(&state, &headers, None).anonymous_csrf();
+    let (csrf, cookie) = browser.anonymous_csrf();
     let mut response = match invitations::preview(&state.data.db, &token).await {
         Ok(Some(preview)) => match standing(&preview) {
             Standing::Open => accept_form(&preview, &token, &csrf, "", None, StatusCode::OK),
@@ -135,15 +133,14 @@ pub async fn accept_page(
 /// many failures (with `Retry-After`); 500 anything unexpected.
 pub async fn accept_submit(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     form: Result<Form<AcceptForm>, FormRejection>,
 ) -> Response {
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => return unreadable_form(&rejection),
     };
-    if !Browser::new(&state, &headers, None).csrf_ok(&form.csrf) {
+    if !browser.csrf_ok(&form.csrf) {
         return csrf_refused();
     }
     let csrf = form.csrf.as_str();
@@ -181,7 +178,7 @@ pub async fn accept_submit(
     // token or the address used up its attempts; count only the failures
     // that guessing would produce.
     let limiter = &state.data.limiter;
-    let address = client_address(connection);
+    let address = browser.client();
     if let Err(err) = limiter.check(Action::AcceptInvitation, token, address).await {
         return failure(err);
     }
@@ -193,7 +190,7 @@ pub async fn accept_submit(
                 .data
                 .publish_portal_status(accepted.user.organization_id, accepted.account_id);
             // Signed in: into the portal, with the session in its cookie.
-            return crate::http::portal::enter(&state, &headers, &accepted.session);
+            return crate::http::portal::enter(&browser, &accepted.session);
         }
         Err(err) => err,
     };
@@ -246,20 +243,19 @@ pub async fn accept_submit(
 /// (429 when rate limited, 500 when the database fails).
 pub async fn request_new_link(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     form: Result<Form<NewLinkForm>, FormRejection>,
 ) -> Response {
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => return unreadable_form(&rejection),
     };
-    if !Browser::new(&state, &headers, None).csrf_ok(&form.csrf) {
+    if !browser.csrf_ok(&form.csrf) {
         return csrf_refused();
     }
     // The same rules as the `requestNewInvitation` mutation: every request counts.
     let limiter = &state.data.limiter;
-    let address = client_address(connection);
+    let address = browser.client();
     if let Err(err) = limiter.check(Action::RequestNewInvitation, &form.token, address).await {
         return failure(err);
     }
@@ -277,10 +273,6 @@ pub async fn request_new_link(
         }
         Err(err) => failure(err),
     }
-}
-
-fn client_address(connection: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
-    connection.map(|Extension(ConnectInfo(addr))| addr.ip())
 }
 
 // --- What a token allows ------------------------------------------------------

@@ -1,12 +1,10 @@
 //! Signing in and out, forgotten passwords (customers and staff) and
 //! changing a password: the portal's pages around its session.
 
-use std::net::SocketAddr;
-
 use axum::{
-    Extension, Form,
-    extract::{ConnectInfo, Query, State, rejection::QueryRejection},
-    http::{HeaderMap, StatusCode},
+    Form,
+    extract::{Query, State, rejection::QueryRejection},
+    http::StatusCode,
     response::Response,
 };
 use serde::Deserialize;
@@ -113,11 +111,9 @@ fn sign_in_form(csrf: String, organization: &str, email: &str) -> FormSpec {
 /// the dashboard when already signed in).
 pub async fn sign_in_page(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     query: Result<Query<OrganizationQuery>, QueryRejection>,
 ) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
     if let Ok(Viewer::Portal { .. }) = browser.viewer(&state).await {
         return see_other("/portal", []);
     }
@@ -149,13 +145,7 @@ fn anonymous_form(browser: &Browser, title: &str, form: impl FnOnce(String) -> F
 /// `POST /portal/sign-in`: `portalLogin`, then the session cookie and 303
 /// to `/portal`; the form again with the error otherwise (401 wrong
 /// credentials, 429 too many attempts).
-pub async fn sign_in(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
+pub async fn sign_in(State(state): State<AppState>, browser: Browser, Form(fields): Form<Fields>) -> Response {
     if !browser.csrf_ok(&fields.csrf) {
         return csrf_refused();
     }
@@ -197,14 +187,8 @@ struct NewSession {
 }
 
 /// `POST /portal/sign-out`: ends the session at once, clears the cookie and
-/// goes to the sign-in page.
-pub async fn sign_out(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
+/// goes to the sign-in page (which remembers the organization).
+pub async fn sign_out(State(state): State<AppState>, browser: Browser, Form(fields): Form<Fields>) -> Response {
     if !browser.csrf_ok(&fields.csrf) {
         return csrf_refused();
     }
@@ -212,31 +196,14 @@ pub async fn sign_out(
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
-    let slug = match &viewer {
-        Viewer::Portal { user, .. } => organization_slug(&state, user.organization_id).await,
-        _ => None,
-    };
     if !matches!(viewer, Viewer::Anonymous) {
         let answer = run(&state, viewer, browser.client, SIGN_OUT, json!({})).await;
         if let Some(error) = answer.error() {
             tracing::warn!(code = %error.code, "signing out failed");
         }
     }
-    let to = match slug {
-        Some(slug) => format!("/portal/sign-in?organization={}", url_component(&slug)),
-        None => "/portal/sign-in".to_owned(),
-    };
-    see_other(&to, [clear_session_cookie(&browser)])
-}
-
-async fn organization_slug(state: &AppState, organization_id: uuid::Uuid) -> Option<String> {
-    use sea_orm::EntityTrait;
-    entity::organization::Entity::find_by_id(organization_id)
-        .one(&state.data.db)
-        .await
-        .ok()
-        .flatten()
-        .map(|org| org.slug)
+    // The sign-in page knows the organization from its cookie.
+    see_other("/portal/sign-in", [clear_session_cookie(&browser)])
 }
 
 // --- Forgotten passwords ------------------------------------------------------
@@ -335,12 +302,9 @@ async fn request_reset(state: &AppState, browser: &Browser, area: Area, fields: 
 /// from the link, else from the last visit, else a field) and `GET
 /// /staff/forgot-password` (`STAFF`: staff emails are unique, no organization).
 pub async fn forgot_form_page<const STAFF: bool>(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     query: Result<Query<OrganizationQuery>, QueryRejection>,
 ) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
     if STAFF {
         return forgot_page(&browser, Area::Staff, "");
     }
@@ -357,11 +321,9 @@ pub async fn forgot_form_page<const STAFF: bool>(
 /// email exists.
 pub async fn forgot<const STAFF: bool>(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     Form(fields): Form<Fields>,
 ) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
     request_reset(&state, &browser, Area::of(STAFF), &fields).await
 }
 
@@ -472,12 +434,9 @@ async fn set_new_password(state: &AppState, browser: &Browser, area: Area, field
 /// `GET /portal/reset-password?token=…` and `GET /staff/reset-password?token=…`
 /// (`STAFF`): the new-password form.
 pub async fn reset_form_page<const STAFF: bool>(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
     let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
     reset_page(&browser, Area::of(STAFF), &token)
 }
@@ -487,11 +446,9 @@ pub async fn reset_form_page<const STAFF: bool>(
 /// in GraphiQL): `resetPassword`; 410 for a used, superseded or expired link.
 pub async fn reset<const STAFF: bool>(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     Form(fields): Form<Fields>,
 ) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
     set_new_password(&state, &browser, Area::of(STAFF), &fields).await
 }
 
@@ -542,12 +499,7 @@ fn change_form(csrf: String) -> FormSpec {
 }
 
 /// `GET /portal/account/password`: the change-password form.
-pub async fn change_page(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
+pub async fn change_page(State(state): State<AppState>, browser: Browser) -> Response {
     let (_, chrome) = match signed_in(&state, &browser, "Change your password").await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
@@ -563,13 +515,7 @@ pub async fn change_page(
 }
 
 /// `POST /portal/account/password`: `changePassword`; the other sessions end.
-pub async fn change(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
+pub async fn change(State(state): State<AppState>, browser: Browser, Form(fields): Form<Fields>) -> Response {
     if !browser.csrf_ok(&fields.csrf) {
         return csrf_refused();
     }

@@ -3,13 +3,10 @@
 //! location with the assets deployed there, open asset requests and open
 //! invoices. One document (`documents/Dashboard.graphql`) reads it all.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::{
-    Extension,
-    extract::{ConnectInfo, Query, State, rejection::QueryRejection},
-    http::{HeaderMap, StatusCode},
+    extract::{Query, State, rejection::QueryRejection},
+    http::StatusCode,
     response::Response,
 };
 use serde::Deserialize;
@@ -188,11 +185,9 @@ struct DashboardPage {
 /// not signed in as a customer.
 pub async fn dashboard(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     query: Result<Query<AccountQuery>, QueryRejection>,
 ) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
     let viewer = match browser.customer(&state).await {
         Ok(viewer) => viewer,
         Err(response) => return response,

@@ -8,13 +8,11 @@
 //! the same payment for the same key. A successful payment answers 303 to
 //! the invoice with `?paid=<payment id>`, which shows the receipt.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::{
-    Extension, Form,
-    extract::{ConnectInfo, Path, Query, State, rejection::QueryRejection},
-    http::{HeaderMap, StatusCode},
+    Form,
+    extract::{Path, Query, State, rejection::QueryRejection},
+    http::StatusCode,
     response::Response,
 };
 use serde::Deserialize;
@@ -81,12 +79,7 @@ fn status_name(status: &str) -> &'static str {
 }
 
 /// `GET /portal/invoices`: every invoice the customer may see, open first.
-pub async fn list(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
+pub async fn list(State(state): State<AppState>, browser: Browser) -> Response {
     let (viewer, chrome) = match signed_in(&state, &browser, "Your invoices").await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
@@ -227,12 +220,10 @@ pub struct Paid {
 /// `GET /portal/invoices/{id}`: lines, payments, and the Pay form.
 pub async fn one(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     Path(id): Path<String>,
     paid: Result<Query<Paid>, QueryRejection>,
 ) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
     let paid = paid.ok().and_then(|Query(p)| p.paid);
     show(&state, &browser, &id, paid.as_deref(), None, "").await
 }
@@ -354,12 +345,10 @@ pub struct PayFields {
 /// to the receipt, or the invoice again with the reason (402 declined).
 pub async fn pay(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     Path(id): Path<String>,
     Form(fields): Form<PayFields>,
 ) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
     if !browser.csrf_ok(&fields.csrf) {
         return csrf_refused();
     }

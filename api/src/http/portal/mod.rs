@@ -31,9 +31,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use axum::{
-    Extension, Router,
-    extract::ConnectInfo,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    Router,
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -112,8 +112,9 @@ async fn no_icon() -> Response {
 
 // --- Cookies and CSRF ---------------------------------------------------------
 
-/// What the portal reads from a request: its cookies and the client address.
-pub(crate) struct Browser {
+/// What the portal reads from a request: its cookies and the client
+/// address. An extractor: handlers take it as an argument.
+pub struct Browser {
     /// The session token from the session cookie.
     session: Option<String>,
     /// The anonymous forms' CSRF secret from its cookie.
@@ -128,11 +129,7 @@ pub(crate) struct Browser {
 }
 
 impl Browser {
-    pub(crate) fn new(
-        state: &AppState,
-        headers: &HeaderMap,
-        connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    ) -> Self {
+    fn new(state: &AppState, headers: &HeaderMap, client: Option<IpAddr>) -> Self {
         let https = state.data.settings.public_url.starts_with("https://");
         let names = CookieNames::new(https);
         Self {
@@ -141,8 +138,13 @@ impl Browser {
             organization: cookie(headers, names.organization)
                 .filter(|slug| slug.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')),
             https,
-            client: connection.map(|Extension(ConnectInfo(addr))| addr.ip()),
+            client,
         }
+    }
+
+    /// The client's address (for rate limits).
+    pub(crate) fn client(&self) -> Option<IpAddr> {
+        self.client
     }
 
     fn names(&self) -> CookieNames {
@@ -206,6 +208,20 @@ impl Browser {
     }
 }
 
+/// Every portal handler (and the accept page) takes the browser as an
+/// extractor: its cookies and the client address, read once.
+impl FromRequestParts<AppState> for Browser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        Ok(Self::new(state, &parts.headers, client))
+    }
+}
+
 /// The cookies' names: `__Host-` prefixed (so only this origin over https
 /// can set them) when the portal is served over https.
 #[derive(Clone, Copy)]
@@ -265,27 +281,32 @@ fn set_cookie(name: &str, value: &str, https: bool, max_age: Option<i64>) -> Opt
     HeaderValue::from_str(&cookie).ok()
 }
 
-/// Sets the session cookie for a new session expiring at `expires_at` (RFC 3339).
+/// Sets the session cookie for a new session expiring at `expires_at` (as
+/// the API writes a `DateTime`: RFC 3339).
 fn session_cookie(browser: &Browser, token: &str, expires_at: &str) -> Option<HeaderValue> {
-    let max_age = chrono::DateTime::parse_from_rfc3339(expires_at)
-        .map(|at| (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds())
-        .unwrap_or(3600);
+    let expires_at = chrono::DateTime::parse_from_rfc3339(expires_at).map_or_else(
+        |_| chrono::Utc::now() + chrono::Duration::hours(1),
+        |at| at.with_timezone(&chrono::Utc),
+    );
+    session_cookie_until(browser, token, expires_at)
+}
+
+/// The session cookie, kept by the browser until the session expires.
+fn session_cookie_until(
+    browser: &Browser,
+    token: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Option<HeaderValue> {
+    let max_age = (expires_at - chrono::Utc::now()).num_seconds();
     set_cookie(browser.names().session, token, browser.https, Some(max_age))
 }
 
 /// Signed in by another page (the invitation's accept form): 303 to the
 /// dashboard with the session in the portal's cookie.
-pub(crate) fn enter(state: &AppState, headers: &HeaderMap, session: &service::sessions::NewSession) -> Response {
-    let browser = Browser::new(state, headers, None);
-    let max_age = (session.expires_at - chrono::Utc::now()).num_seconds();
+pub(crate) fn enter(browser: &Browser, session: &service::sessions::NewSession) -> Response {
     see_other(
         "/portal",
-        [set_cookie(
-            browser.names().session,
-            &session.token,
-            browser.https,
-            Some(max_age),
-        )],
+        [session_cookie_until(browser, &session.token, session.expires_at)],
     )
 }
 

@@ -3,13 +3,11 @@
 //! and `GET|POST /portal/requests/new` (location, asset type, quantity,
 //! needed by, notes). Staff are emailed by the `requestAsset` mutation.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::{
-    Extension, Form,
-    extract::{ConnectInfo, Query, State, rejection::QueryRejection},
-    http::{HeaderMap, StatusCode},
+    Form,
+    extract::{Query, State, rejection::QueryRejection},
+    http::StatusCode,
     response::Response,
 };
 use serde::Deserialize;
@@ -84,11 +82,9 @@ struct ListPage {
 /// `GET /portal/requests`: the customer's asset requests, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    browser: Browser,
     done: Result<Query<Done>, QueryRejection>,
 ) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
     let (viewer, chrome) = match signed_in(&state, &browser, "Your asset requests").await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
@@ -140,13 +136,7 @@ pub struct CancelForm {
 }
 
 /// `POST /portal/requests/cancel`: `cancelAssetRequest`, then back to the list.
-pub async fn cancel(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(form): Form<CancelForm>,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
+pub async fn cancel(State(state): State<AppState>, browser: Browser, Form(form): Form<CancelForm>) -> Response {
     if !browser.csrf_ok(&form.csrf) {
         return csrf_refused();
     }
@@ -259,12 +249,7 @@ fn new_form(data: &NewData, csrf: String, typed: &NewForm) -> FormSpec {
 }
 
 /// `GET /portal/requests/new`: the request form.
-pub async fn new_page(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
+pub async fn new_page(State(state): State<AppState>, browser: Browser) -> Response {
     let (viewer, chrome) = match signed_in(&state, &browser, "Request assets").await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
@@ -285,13 +270,7 @@ pub async fn new_page(
 
 /// `POST /portal/requests/new`: `requestAsset`, then 303 to the list; the
 /// form again with the error beside its field (422) otherwise.
-pub async fn create(
-    State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    Form(typed): Form<NewForm>,
-) -> Response {
-    let browser = Browser::new(&state, &headers, connection);
+pub async fn create(State(state): State<AppState>, browser: Browser, Form(typed): Form<NewForm>) -> Response {
     if !browser.csrf_ok(&typed.csrf) {
         return csrf_refused();
     }
