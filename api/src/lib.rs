@@ -104,7 +104,9 @@ impl Application {
         let (db, statements) = common::db::connect(&settings.database_url, 16)
             .await
             .context("connecting to the database (DATABASE_URL)")?;
-        common::db::migrate(&db).await.context("applying database migrations")?;
+        common::db::prepare_schema(&db, settings.migrate_on_start)
+            .await
+            .context("preparing the database schema (MIGRATE_ON_START)")?;
         let redis = match &settings.redis_url {
             None => None,
             Some(url) => Some(
@@ -292,6 +294,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), http::metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), http::client_ip::layer))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(
             TraceLayer::new_for_http()
@@ -301,7 +304,13 @@ pub fn router(state: AppState) -> Router {
                         .get("x-request-id")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id,
+                        client = tracing::field::Empty
+                    )
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use anyhow::{Context, bail};
 use api::Application;
 use clap::{Parser, Subcommand};
-use common::Settings;
+use common::{Settings, db::Prepared};
 use rand::{Rng, distr::Alphanumeric};
 
 /// mimalloc instead of the system allocator: a GraphQL response is built from
@@ -68,8 +68,18 @@ async fn main() -> anyhow::Result<()> {
             let (db, _) = common::db::connect(&settings.database_url, 2)
                 .await
                 .context("connecting to the database")?;
-            common::db::migrate(&db).await.context("applying migrations")?;
-            println!("migrations applied");
+            match common::db::prepare_schema(&db, true)
+                .await
+                .context("applying migrations")?
+            {
+                Prepared::Current => println!("the database schema is up to date; nothing to apply"),
+                Prepared::Migrated(count) => println!("migrations applied: {count}"),
+                Prepared::Newer(unknown) => println!(
+                    "the database schema is newer than this binary ({} migration(s) it does not know: {}); nothing to apply",
+                    unknown.len(),
+                    unknown.join(", ")
+                ),
+            }
             Ok(())
         }
         Command::CreateOrganization {
@@ -82,7 +92,9 @@ async fn main() -> anyhow::Result<()> {
             let (db, _) = common::db::connect(&settings.database_url, 2)
                 .await
                 .context("connecting to the database")?;
-            common::db::migrate(&db).await.context("applying migrations")?;
+            common::db::prepare_schema(&db, settings.migrate_on_start)
+                .await
+                .context("preparing the database schema (MIGRATE_ON_START)")?;
             let input = service::organizations::NewOrganization {
                 name,
                 slug,

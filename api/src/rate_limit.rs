@@ -1,14 +1,29 @@
 //! Rate limits for the public sign-in operations (`staffLogin`,
 //! `portalLogin`, `acceptInvitation`, `requestNewInvitation`) and the
 //! password ones (`requestPasswordReset`, `resetPassword`,
-//! `changePassword`): at most
-//! [`MAX_FAILURES`] counted attempts per subject (an email, a link) and a
-//! looser limit per client address, in a fixed [`WINDOW`].
+//! `changePassword`), in a fixed [`WINDOW`], on three buckets at once:
 //!
-//! With Redis configured the counters live there (`INCR` + `EXPIRE`), so
-//! every api process shares them; without Redis (the embedded mode, one
-//! process) they live in memory. Subjects are hashed before they become keys:
-//! no email address or token is stored in Redis in the clear.
+//! - the subject (an email, a link) *from one client address*:
+//!   [`MAX_FAILURES`]; this is what stops a guesser, and it cannot lock out
+//!   the subject's owner signing in from elsewhere;
+//! - the subject from anywhere: [`MAX_PER_SUBJECT`], far higher, a ceiling
+//!   for guessing spread over many addresses;
+//! - the client address, whatever the subject: [`MAX_PER_ADDRESS`] (many
+//!   people can share one address behind a NAT). IPv6 counts per /64.
+//!
+//! [`RateLimiter::acquire`] checks all three and counts the attempt in one
+//! atomic step (a Lua script on Redis, one lock in memory) *before* the
+//! password is hashed, so parallel attempts cannot slip past the limit
+//! between a check and a count. An attempt that turns out not to be a
+//! guess (a success, a malformed input) is handed back with
+//! [`Attempt::refund`]; one that is dropped stays counted.
+//!
+//! With Redis configured the counters live there, so every api process
+//! shares them; each call is bounded by [`REDIS_TIMEOUT`] and fails open (a
+//! warning, and `/readyz` shows the outage) rather than stalling sign-in.
+//! Without Redis (the embedded mode, one process) they live in memory.
+//! Subjects are hashed before they become keys: no email address or token
+//! is stored in Redis in the clear.
 
 use std::{
     collections::HashMap,
@@ -21,13 +36,18 @@ use redis::aio::ConnectionManager;
 
 use crate::{auth::token_digest, error::ApiError};
 
-/// Counted attempts per subject within [`WINDOW`].
+/// Counted attempts per subject from one client address within [`WINDOW`].
 pub const MAX_FAILURES: u64 = 10;
+/// Counted attempts per subject from all addresses within [`WINDOW`].
+pub const MAX_PER_SUBJECT: u64 = 100;
 /// Counted attempts per client address within [`WINDOW`] (many people can
 /// share one address behind a NAT).
 pub const MAX_PER_ADDRESS: u64 = 50;
 /// The counting window.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The longest one Redis call of the limiter may take before it gives up
+/// (and lets the attempt through).
+pub const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What is being limited.
 #[derive(Debug, Clone, Copy)]
@@ -67,136 +87,211 @@ enum Store {
     Memory(Mutex<HashMap<String, (u64, Instant)>>),
 }
 
+/// Checks every bucket (`KEYS`, with their limits in `ARGV[2..]`) and, when
+/// none is full, counts the attempt in all of them; the window
+/// (`ARGV[1]` seconds) starts at a bucket's first attempt. Answers
+/// `{1, 0}` when counted, `{0, ttl}` when a bucket is full. A script runs
+/// atomically: nothing can count between its check and its count.
+const ACQUIRE_SCRIPT: &str = r"
+for i, key in ipairs(KEYS) do
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count >= tonumber(ARGV[i + 1]) then
+    return {0, redis.call('TTL', key)}
+  end
+end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then
+    redis.call('EXPIRE', key, ARGV[1])
+  end
+end
+return {1, 0}
+";
+
+/// Takes back one counted attempt from each bucket that still exists (an
+/// expired bucket stays gone).
+const REFUND_SCRIPT: &str = r"
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 and tonumber(redis.call('GET', key)) > 0 then
+    redis.call('DECR', key)
+  end
+end
+return 0
+";
+
 /// The limiter of one api process.
 pub struct RateLimiter {
     store: Store,
+    acquire: redis::Script,
+    refund: redis::Script,
+}
+
+/// An attempt counted by [`RateLimiter::acquire`]. Dropping it keeps it
+/// counted; [`Attempt::refund`] takes it back.
+#[must_use = "an attempt stays counted unless it is refunded"]
+pub struct Attempt<'a> {
+    limiter: &'a RateLimiter,
+    keys: Vec<String>,
+}
+
+impl Attempt<'_> {
+    /// Takes the attempt back: it was not a guess (a success, or an input
+    /// refused before anything was checked).
+    pub async fn refund(self) {
+        self.limiter.release(&self.keys).await;
+    }
 }
 
 impl RateLimiter {
     /// Counters in Redis under `{namespace}:ratelimit:`, shared by all api processes.
     #[must_use]
     pub fn redis(conn: ConnectionManager, namespace: &str) -> Self {
-        Self {
-            store: Store::Redis {
-                conn,
-                prefix: format!("{namespace}:ratelimit"),
-            },
-        }
+        Self::with_store(Store::Redis {
+            conn,
+            prefix: format!("{namespace}:ratelimit"),
+        })
     }
 
     /// Counters in this process's memory.
     #[must_use]
     pub fn in_memory() -> Self {
+        Self::with_store(Store::Memory(Mutex::new(HashMap::new())))
+    }
+
+    fn with_store(store: Store) -> Self {
         Self {
-            store: Store::Memory(Mutex::new(HashMap::new())),
+            store,
+            acquire: redis::Script::new(ACQUIRE_SCRIPT),
+            refund: redis::Script::new(REFUND_SCRIPT),
         }
     }
 
-    fn keys(&self, action: Action, subject: &str, address: Option<IpAddr>) -> Vec<(String, u64)> {
+    /// The buckets of an attempt, with their limits.
+    fn buckets(&self, action: Action, subject: &str, address: Option<IpAddr>) -> Vec<(String, u64)> {
         let prefix = match &self.store {
             Store::Redis { prefix, .. } => prefix.as_str(),
             Store::Memory(_) => "ratelimit",
         };
-        let mut keys = vec![(
-            format!(
-                "{prefix}:{}:s:{}",
-                action.name(),
-                token_digest(&subject.trim().to_lowercase())
-            ),
-            MAX_FAILURES,
-        )];
-        if let Some(address) = address {
-            keys.push((
-                format!("{prefix}:{}:a:{}", action.name(), address_key(address)),
-                MAX_PER_ADDRESS,
-            ));
+        let action = action.name();
+        let subject = token_digest(&subject.trim().to_lowercase());
+        let mut buckets = vec![(format!("{prefix}:{action}:s:{subject}"), MAX_PER_SUBJECT)];
+        match address.map(address_key) {
+            Some(address) => {
+                buckets.push((format!("{prefix}:{action}:sa:{subject}:{address}"), MAX_FAILURES));
+                buckets.push((format!("{prefix}:{action}:a:{address}"), MAX_PER_ADDRESS));
+            }
+            // In-process callers without an address: the subject alone
+            // gets the per-address limit.
+            None => buckets.push((format!("{prefix}:{action}:sa:{subject}:-"), MAX_FAILURES)),
         }
-        keys
+        buckets
     }
 
-    /// Refuses when the subject or the address used up its attempts.
+    /// Counts an attempt at `action` on `subject` from `address`, unless
+    /// one of its buckets is full; one atomic step.
     ///
     /// # Errors
-    /// `RATE_LIMITED` with the seconds until the window ends.
-    pub async fn check(&self, action: Action, subject: &str, address: Option<IpAddr>) -> Result<(), ApiError> {
-        for (key, limit) in self.keys(action, subject, address) {
-            let (count, ttl) = self.read(&key).await;
-            if count >= limit {
-                return Err(ApiError::RateLimited {
-                    retry_after_seconds: ttl.as_secs().max(1),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Counts one attempt against the subject and the address.
-    pub async fn count(&self, action: Action, subject: &str, address: Option<IpAddr>) {
-        for (key, _) in self.keys(action, subject, address) {
-            self.increment(&key).await;
-        }
-    }
-
-    async fn read(&self, key: &str) -> (u64, Duration) {
-        match &self.store {
+    /// `RATE_LIMITED` with the seconds until the full bucket's window ends.
+    pub async fn acquire(
+        &self,
+        action: Action,
+        subject: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Attempt<'_>, ApiError> {
+        let buckets = self.buckets(action, subject, address);
+        let refused = match &self.store {
             Store::Redis { conn, .. } => {
                 let mut conn = conn.clone();
-                let result: redis::RedisResult<(Option<u64>, i64)> =
-                    redis::pipe().get(key).ttl(key).query_async(&mut conn).await;
-                match result {
-                    Ok((count, ttl)) => (count.unwrap_or(0), Duration::from_secs(ttl.max(0).unsigned_abs())),
-                    Err(err) => {
+                let mut invocation = self.acquire.prepare_invoke();
+                for (key, _) in &buckets {
+                    invocation.key(key);
+                }
+                invocation.arg(WINDOW.as_secs());
+                for (_, limit) in &buckets {
+                    invocation.arg(*limit);
+                }
+                let answer: Result<redis::RedisResult<(u8, i64)>, _> =
+                    tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn)).await;
+                match answer {
+                    Ok(Ok((1, _))) => None,
+                    Ok(Ok((_, ttl))) => Some(Duration::from_secs(ttl.max(1).unsigned_abs())),
+                    Ok(Err(err)) => {
                         // Failing open keeps sign-in working through a Redis
                         // outage; the outage itself shows on /readyz.
-                        tracing::warn!(error = %err, "rate limit lookup failed");
-                        (0, Duration::ZERO)
+                        tracing::warn!(error = %err, "rate limit check failed; letting the attempt through");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            timeout_ms = REDIS_TIMEOUT.as_millis(),
+                            "rate limit check timed out; letting the attempt through"
+                        );
+                        None
                     }
                 }
             }
             Store::Memory(map) => {
-                let Ok(map) = map.lock() else {
-                    return (0, Duration::ZERO);
+                let Ok(mut map) = map.lock() else {
+                    return Ok(Attempt {
+                        limiter: self,
+                        keys: Vec::new(),
+                    });
                 };
-                match map.get(key) {
-                    Some((count, started)) if started.elapsed() < WINDOW => {
-                        (*count, WINDOW.saturating_sub(started.elapsed()))
-                    }
-                    _ => (0, Duration::ZERO),
+                if map.len() > 100_000 {
+                    map.retain(|_, (_, started)| started.elapsed() < WINDOW);
                 }
+                let full = buckets.iter().find_map(|(key, limit)| match map.get(key) {
+                    Some((count, started)) if started.elapsed() < WINDOW && count >= limit => {
+                        Some(WINDOW.saturating_sub(started.elapsed()))
+                    }
+                    _ => None,
+                });
+                if full.is_none() {
+                    for (key, _) in &buckets {
+                        let entry = map.entry(key.clone()).or_insert((0, Instant::now()));
+                        if entry.1.elapsed() >= WINDOW {
+                            *entry = (0, Instant::now());
+                        }
+                        entry.0 += 1;
+                    }
+                }
+                full
             }
+        };
+        match refused {
+            Some(wait) => Err(ApiError::RateLimited {
+                retry_after_seconds: wait.as_secs().max(1),
+            }),
+            None => Ok(Attempt {
+                limiter: self,
+                keys: buckets.into_iter().map(|(key, _)| key).collect(),
+            }),
         }
     }
 
-    async fn increment(&self, key: &str) {
+    async fn release(&self, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
         match &self.store {
             Store::Redis { conn, .. } => {
                 let mut conn = conn.clone();
-                let window = i64::try_from(WINDOW.as_secs()).unwrap_or(900);
-                // NX: the window starts at the first counted attempt.
-                let result: redis::RedisResult<()> = redis::pipe()
-                    .incr(key, 1)
-                    .ignore()
-                    .cmd("EXPIRE")
-                    .arg(key)
-                    .arg(window)
-                    .arg("NX")
-                    .ignore()
-                    .query_async(&mut conn)
-                    .await;
-                if let Err(err) = result {
-                    tracing::warn!(error = %err, "rate limit count failed");
+                let mut invocation = self.refund.prepare_invoke();
+                for key in keys {
+                    invocation.key(key);
+                }
+                let answer: Result<redis::RedisResult<i64>, _> =
+                    tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn)).await;
+                if !matches!(answer, Ok(Ok(_))) {
+                    tracing::warn!("handing back a rate-limited attempt failed or timed out");
                 }
             }
             Store::Memory(map) => {
                 if let Ok(mut map) = map.lock() {
-                    if map.len() > 100_000 {
-                        map.retain(|_, (_, started)| started.elapsed() < WINDOW);
+                    for key in keys {
+                        if let Some(entry) = map.get_mut(key) {
+                            entry.0 = entry.0.saturating_sub(1);
+                        }
                     }
-                    let entry = map.entry(key.to_owned()).or_insert((0, Instant::now()));
-                    if entry.1.elapsed() >= WINDOW {
-                        *entry = (0, Instant::now());
-                    }
-                    entry.0 += 1;
                 }
             }
         }
@@ -238,32 +333,78 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_eleventh_attempt_in_the_window_is_refused_with_a_retry_time() {
+    async fn the_eleventh_attempt_from_one_address_is_refused_and_a_refund_gives_it_back() {
         let limiter = RateLimiter::in_memory();
-        let address = Some(IpAddr::from([127, 0, 0, 1]));
+        let address = Some(IpAddr::from([192, 0, 2, 1]));
         for _ in 0..MAX_FAILURES {
-            limiter
-                .check(Action::StaffLogin, "a@b.example", address)
+            let _counted = limiter
+                .acquire(Action::StaffLogin, "a@b.example", address)
                 .await
                 .expect("allowed");
-            limiter.count(Action::StaffLogin, "A@b.example", address).await;
         }
         let err = limiter
-            .check(Action::StaffLogin, "a@b.example", address)
+            .acquire(Action::StaffLogin, " A@b.example", address)
             .await
-            .expect_err("limited");
+            .err()
+            .expect("limited");
         match err {
             ApiError::RateLimited { retry_after_seconds } => assert!(retry_after_seconds > 800),
             other => panic!("expected RATE_LIMITED, got {other:?}"),
         }
-        // Another subject and another action are not affected.
-        limiter
-            .check(Action::StaffLogin, "c@b.example", address)
+        // The same subject from another address, another subject and
+        // another action are not affected.
+        let elsewhere = Some(IpAddr::from([198, 51, 100, 7]));
+        let other = limiter.acquire(Action::StaffLogin, "a@b.example", elsewhere).await;
+        other.expect("the owner elsewhere").refund().await;
+        let _ = limiter
+            .acquire(Action::StaffLogin, "c@b.example", address)
             .await
             .expect("other email");
-        limiter
-            .check(Action::PortalLogin, "a@b.example", address)
+        let _ = limiter
+            .acquire(Action::PortalLogin, "a@b.example", address)
             .await
             .expect("other action");
+    }
+
+    #[tokio::test]
+    async fn refunded_attempts_do_not_count() {
+        let limiter = RateLimiter::in_memory();
+        let address = Some(IpAddr::from([192, 0, 2, 1]));
+        for _ in 0..MAX_FAILURES * 3 {
+            limiter
+                .acquire(Action::StaffLogin, "a@b.example", address)
+                .await
+                .expect("allowed")
+                .refund()
+                .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_subject_has_a_ceiling_over_all_addresses_and_the_address_one_over_all_subjects() {
+        let limiter = RateLimiter::in_memory();
+        for n in 0..MAX_PER_SUBJECT {
+            let address = Some(IpAddr::from([10, 0, (n / 250) as u8, (n % 250) as u8]));
+            let _ = limiter
+                .acquire(Action::StaffLogin, "a@b.example", address)
+                .await
+                .expect("under the ceiling");
+        }
+        let fresh = Some(IpAddr::from([203, 0, 113, 1]));
+        assert!(limiter.acquire(Action::StaffLogin, "a@b.example", fresh).await.is_err());
+
+        let address = Some(IpAddr::from([203, 0, 113, 2]));
+        for n in 0..MAX_PER_ADDRESS {
+            let _ = limiter
+                .acquire(Action::PortalLogin, &format!("user{n}@b.example"), address)
+                .await
+                .expect("under the address limit");
+        }
+        assert!(
+            limiter
+                .acquire(Action::PortalLogin, "someone@b.example", address)
+                .await
+                .is_err()
+        );
     }
 }

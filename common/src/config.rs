@@ -113,6 +113,22 @@ pub struct Settings {
     /// exactly) allowed to call the API from their pages; empty (the
     /// default) allows none but the api's own.
     pub cors_allowed_origins: Vec<String>,
+    /// `MIGRATE_ON_START` (default `true`): whether the api applies pending
+    /// migrations when it starts. With `false` (rolling deploys, where a
+    /// migration Job or `api migrate` runs first) a process refuses a
+    /// database whose schema is older than its own; a newer one (migrated
+    /// by a newer release) is always accepted.
+    pub migrate_on_start: bool,
+    /// `TRUSTED_PROXIES`: networks of the load balancers and proxies in
+    /// front of the api. A request from one of them has its client address
+    /// read from `Forwarded` / `X-Forwarded-For` (the rightmost hop that is
+    /// not itself trusted); from anywhere else the peer address is the
+    /// client. Default: none (headers are ignored).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `METRICS_ADDR`: where a separate listener serves `/metrics` (the api
+    /// then no longer serves it on `LISTEN_ADDR`; a worker serves its own
+    /// metrics only there). Default: unset.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The default of `GRAPHQL_MAX_CONCURRENCY`: four per CPU. Past that, a
@@ -217,6 +233,28 @@ impl Settings {
             .transpose()?
             .unwrap_or_default();
 
+        let migrate_on_start = match get("MIGRATE_ON_START").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(_) => return Err(ConfigError::new("MIGRATE_ON_START", "must be `true` or `false`")),
+        };
+
+        let trusted_proxies = get("TRUSTED_PROXIES")
+            .map(|list| parse_networks(&list))
+            .transpose()?
+            .unwrap_or_default();
+
+        let metrics_addr = get("METRICS_ADDR")
+            .map(|raw| {
+                raw.parse::<SocketAddr>().map_err(|_| {
+                    ConfigError::new(
+                        "METRICS_ADDR",
+                        format!("expected a socket address such as 127.0.0.1:9100, got {raw:?}"),
+                    )
+                })
+            })
+            .transpose()?;
+
         Ok(Self {
             database_url: SecretString::from(database_url),
             redis_url: redis_url.map(SecretString::from),
@@ -244,6 +282,9 @@ impl Settings {
             log_format,
             graphql_introspection,
             cors_allowed_origins,
+            migrate_on_start,
+            trusted_proxies,
+            metrics_addr,
         })
     }
 
@@ -314,6 +355,26 @@ where
     Ok(value)
 }
 
+/// Parses `TRUSTED_PROXIES`: comma-separated networks (`10.0.0.0/8`,
+/// `fd00::/8`) or single addresses (`192.0.2.10`, taken as /32 or /128).
+fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    ConfigError::new(
+                        "TRUSTED_PROXIES",
+                        format!("expected networks such as 10.0.0.0/8 or addresses, got {item:?}"),
+                    )
+                })
+        })
+        .collect()
+}
+
 /// Parses `CORS_ALLOWED_ORIGINS`: comma-separated origins, each
 /// `http(s)://host[:port]` with no path, matched exactly (no wildcards: a
 /// browser origin allowed by mistake could read a signed-in user's data).
@@ -367,6 +428,31 @@ mod tests {
         for bad in ["*", "app.example.com", "https://app.example.com/path", "https://"] {
             let err = settings(&[("CORS_ALLOWED_ORIGINS", bad)]).expect_err(bad);
             assert!(err.to_string().contains("CORS_ALLOWED_ORIGINS"), "{err}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses_and_metrics_addr_a_socket_address() {
+        let s = settings(&[]).expect("valid");
+        assert!(s.trusted_proxies.is_empty() && s.metrics_addr.is_none() && s.migrate_on_start);
+        let s = settings(&[
+            ("TRUSTED_PROXIES", "10.1.2.3/8, 192.0.2.10 ,fd00::/8"),
+            ("METRICS_ADDR", "127.0.0.1:9100"),
+            ("MIGRATE_ON_START", "false"),
+        ])
+        .expect("valid");
+        let shown: Vec<String> = s.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.10/32", "fd00::/8"]);
+        assert_eq!(s.metrics_addr, Some("127.0.0.1:9100".parse().expect("addr")));
+        assert!(!s.migrate_on_start);
+        for (variable, bad) in [
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "lb.internal"),
+            ("METRICS_ADDR", "9100"),
+            ("MIGRATE_ON_START", "sometimes"),
+        ] {
+            let err = settings(&[(variable, bad)]).expect_err(bad);
+            assert!(err.to_string().contains(variable), "{err}");
         }
     }
 

@@ -3,7 +3,8 @@
 //! One pool per process. Every statement is counted (see [`StatementCounter`]),
 //! which feeds `/metrics` and lets tests prove that a request costs a fixed
 //! number of statements. Migrations run under a lock so that several api
-//! processes starting at once on PostgreSQL do not race.
+//! processes starting at once on PostgreSQL do not race; [`prepare_schema`]
+//! decides at start whether to migrate, run as it is, or refuse.
 
 use std::time::Duration;
 
@@ -94,7 +95,8 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Applies pending migrations.
+/// Applies pending migrations (see [`prepare_schema`], which decides
+/// whether to).
 ///
 /// On PostgreSQL a transaction-scoped advisory lock is held on one pooled
 /// connection while the migrator runs on others, so concurrent starts apply
@@ -115,6 +117,122 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
         result
     } else {
         Migrator::up(db, None).await
+    }
+}
+
+/// How the database's applied migrations compare with this binary's.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SchemaStatus {
+    /// This binary's migrations that the database has not applied.
+    pub missing: Vec<String>,
+    /// Migrations the database has applied that this binary does not know:
+    /// a newer release migrated it.
+    pub unknown: Vec<String>,
+}
+
+/// Reads which migrations the database has applied (without creating
+/// anything: a database nobody migrated lacks all of them).
+///
+/// # Errors
+/// On database failure.
+pub async fn schema_status(db: &DatabaseConnection) -> Result<SchemaStatus, DbErr> {
+    let manager = migration::SchemaManager::new(db);
+    let applied: std::collections::BTreeSet<String> = if manager.has_table("seaql_migrations").await? {
+        db.query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String>("", "version"))
+        .collect::<Result<_, _>>()?
+    } else {
+        std::collections::BTreeSet::new()
+    };
+    let known: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+    Ok(SchemaStatus {
+        missing: known.iter().filter(|name| !applied.contains(*name)).cloned().collect(),
+        unknown: applied.into_iter().filter(|name| !known.contains(name)).collect(),
+    })
+}
+
+/// Why a process will not run against its database.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The database could not be read or a migration failed.
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    /// The schema is older than this binary and it may not migrate.
+    #[error(
+        "the database schema is older than this binary: {} migration(s) not applied ({}). Run `api migrate` (or the migration Job) first, or start with MIGRATE_ON_START=true",
+        .missing.len(), .missing.join(", ")
+    )]
+    Behind {
+        /// The migrations not applied.
+        missing: Vec<String>,
+    },
+    /// The database was migrated by another line of releases: it lacks
+    /// migrations of this binary and has others this binary does not know.
+    #[error(
+        "the database schema has diverged from this binary: it lacks {} and has {} that this binary does not know",
+        .missing.join(", "), .unknown.join(", ")
+    )]
+    Diverged {
+        /// This binary's migrations not applied.
+        missing: Vec<String>,
+        /// Applied migrations this binary does not know.
+        unknown: Vec<String>,
+    },
+}
+
+/// What [`prepare_schema`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    /// Every migration of this binary was applied already.
+    Current,
+    /// It applied this many migrations.
+    Migrated(usize),
+    /// The schema is newer than this binary (a newer release migrated it):
+    /// it runs against it, as a rolling deploy needs.
+    Newer(Vec<String>),
+}
+
+/// Makes sure this binary may run against the database: applies pending
+/// migrations when `migrate` is set (`MIGRATE_ON_START`, `api migrate`),
+/// else refuses a schema older than the binary's. A newer schema is
+/// accepted either way (additive migrations keep older binaries working
+/// during a rolling deploy), and logged.
+///
+/// # Errors
+/// [`SchemaError::Behind`] when the schema is older and `migrate` is off,
+/// [`SchemaError::Diverged`] when it is neither older nor newer, and
+/// database failures.
+pub async fn prepare_schema(db: &DatabaseConnection, migrate: bool) -> Result<Prepared, SchemaError> {
+    let status = schema_status(db).await?;
+    match (status.missing.is_empty(), status.unknown.is_empty()) {
+        (true, true) => Ok(Prepared::Current),
+        (true, false) => {
+            tracing::info!(
+                unknown = %status.unknown.join(", "),
+                "the database schema is newer than this binary; running against it"
+            );
+            Ok(Prepared::Newer(status.unknown))
+        }
+        (false, true) if migrate => {
+            self::migrate(db).await?;
+            // Another process may have applied some of them meanwhile.
+            let after = schema_status(db).await?;
+            let applied = status.missing.len() - after.missing.len().min(status.missing.len());
+            tracing::info!(applied, "migrations applied");
+            Ok(Prepared::Migrated(applied))
+        }
+        (false, true) => Err(SchemaError::Behind {
+            missing: status.missing,
+        }),
+        (false, false) => Err(SchemaError::Diverged {
+            missing: status.missing,
+            unknown: status.unknown,
+        }),
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Model {
     pub detail: Option<String>,
     /// When it happened.
     pub occurred_at: DateTimeUtc,
+    /// The address of the client whose request caused it (see
+    /// `TRUSTED_PROXIES`); `None` for the system's own work.
+    pub client_address: Option<String>,
 }
 
 /// Relations of an audit event.

@@ -13,8 +13,9 @@
 pub mod constraint;
 mod m20261129_000001_initial_schema;
 mod m20261203_000001_password_resets;
+mod m20261204_000001_audit_client_address;
 
-pub use sea_orm_migration::{MigrationTrait, MigratorTrait};
+pub use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 
 /// Every table of the schema after all migrations, in creation order.
 pub const TABLES: [&str; 19] = [
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_initial_schema::Migration),
             Box::new(m20261203_000001_password_resets::Migration),
+            Box::new(m20261204_000001_audit_client_address::Migration),
         ]
     }
 }

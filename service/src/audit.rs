@@ -1,5 +1,10 @@
-//! The audit log: who did what to an account, written in the same
-//! transaction as the change it records.
+//! The audit log: who did what to an account, from which client address,
+//! written in the same transaction as the change it records.
+//!
+//! The client address is the request's (the api decides it once, see its
+//! `http::client_ip`) and reaches [`insert`] through [`with_client_address`],
+//! a task-local scope around the request, so no domain function has to pass
+//! it along.
 
 use chrono::Utc;
 use entity::{audit_event, portal_user, staff_user};
@@ -78,6 +83,22 @@ pub async fn list_for_account(
     Ok((rows, total))
 }
 
+tokio::task_local! {
+    static CLIENT_ADDRESS: std::net::IpAddr;
+}
+
+/// Runs `future` (one request's handling) with `address` as the client
+/// address of every audit event it writes.
+pub async fn with_client_address<F: Future>(address: std::net::IpAddr, future: F) -> F::Output {
+    CLIENT_ADDRESS.scope(address, future).await
+}
+
+/// The client address of the request being handled, if any.
+#[must_use]
+pub fn client_address() -> Option<std::net::IpAddr> {
+    CLIENT_ADDRESS.try_with(|address| *address).ok()
+}
+
 /// Writes one audit event.
 ///
 /// # Errors
@@ -121,6 +142,7 @@ pub async fn insert(
         action: Set(action.to_owned()),
         detail: Set(detail),
         occurred_at: Set(Utc::now()),
+        client_address: Set(client_address().map(|address| address.to_string())),
     }
     .insert(db)
     .await?;

@@ -65,10 +65,26 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with extra environment settings.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        LazyLock::force(&TRACING);
         let database = TestDatabase::migrated(&Server::from_env())
             .await
             .expect("a test database");
+        Self::spawn_on(database, extra).await
+    }
+
+    /// Like [`TestApp::spawn_with`], on a database the test prepared (a
+    /// schema of another version, say); it is removed with the app.
+    pub async fn spawn_on(database: TestDatabase, extra: &[(&str, &str)]) -> Self {
+        let env = Self::environment(&database, extra);
+        Self::start(env, Some(database)).await
+    }
+
+    /// The settings [`TestApp::spawn_on`] starts an api with on `database`.
+    pub fn settings_for(database: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
+        let env = Self::environment(database, extra);
+        Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings")
+    }
+
+    fn environment(database: &TestDatabase, extra: &[(&str, &str)]) -> HashMap<String, String> {
         let outbox = std::env::temp_dir()
             .join("portal-tests")
             .join(format!("outbox-{}", Uuid::now_v7().simple()));
@@ -81,7 +97,7 @@ impl TestApp {
         for (k, v) in extra {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
-        Self::start(env, Some(database)).await
+        env
     }
 
     /// A second api process beside `first`, as behind a load balancer: the

@@ -109,7 +109,11 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let (db, _) = common::db::connect(&settings.database_url, settings.worker_concurrency + 2)
         .await
         .context("connecting to the database (DATABASE_URL)")?;
-    db.ping().await.context("pinging the database")?;
+    // The api (or `api migrate`) owns migrations; a worker only refuses a
+    // schema older than its own and runs against a newer one.
+    common::db::prepare_schema(&db, false)
+        .await
+        .context("checking the database schema")?;
     let mut redis = common::redis_conn::connect(redis_url)
         .await
         .context("connecting to Redis (REDIS_URL)")?;

@@ -174,17 +174,19 @@ pub async fn accept_submit(
         };
     }
 
-    // The same rules as the `acceptInvitation` mutation: refuse when the
-    // token or the address used up its attempts; count only the failures
-    // that guessing would produce.
+    // The same rules as the `acceptInvitation` mutation: count the attempt
+    // before anything is checked, refused when a bucket is full; hand it
+    // back unless it failed the way guessing would.
     let limiter = &state.data.limiter;
     let address = browser.client();
-    if let Err(err) = limiter.check(Action::AcceptInvitation, token, address).await {
-        return failure(err);
-    }
+    let attempt = match limiter.acquire(Action::AcceptInvitation, token, address).await {
+        Ok(attempt) => attempt,
+        Err(err) => return failure(err),
+    };
     let ttl = state.data.settings.session_ttl_hours;
     let err = match invitations::accept(db, token, &form.name, &form.password, ttl).await {
         Ok(accepted) => {
+            attempt.refund().await;
             tracing::info!(portal_user = %accepted.user.id, account = %accepted.account_id, "invitation accepted");
             state
                 .data
@@ -194,11 +196,11 @@ pub async fn accept_submit(
         }
         Err(err) => err,
     };
-    if matches!(
+    if !matches!(
         err,
         ApiError::InvitationInvalid | ApiError::InvitationExpired | ApiError::InvalidCredentials
     ) {
-        limiter.count(Action::AcceptInvitation, token, address).await;
+        attempt.refund().await;
     }
     match err {
         ApiError::BadInput { field, message } => {
@@ -256,10 +258,14 @@ pub async fn request_new_link(
     // The same rules as the `requestNewInvitation` mutation: every request counts.
     let limiter = &state.data.limiter;
     let address = browser.client();
-    if let Err(err) = limiter.check(Action::RequestNewInvitation, &form.token, address).await {
-        return failure(err);
-    }
-    limiter.count(Action::RequestNewInvitation, &form.token, address).await;
+    // Every request counts: each may send an email.
+    let _counted = match limiter
+        .acquire(Action::RequestNewInvitation, &form.token, address)
+        .await
+    {
+        Ok(attempt) => attempt,
+        Err(err) => return failure(err),
+    };
     match invitations::request_new(&state.data.db, &form.token, &state.data.settings).await {
         Ok(queued) => {
             // Committed: a failed push is only late, the sweeper pushes it again.

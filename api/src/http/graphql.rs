@@ -8,7 +8,7 @@
 //! others wait for a permit (which bounds the api's memory and keeps a
 //! CPU-bound burst from slowing every request down at once).
 
-use std::{net::SocketAddr, time::Instant};
+use std::time::Instant;
 
 use std::collections::HashMap;
 
@@ -16,7 +16,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::{
     Extension,
     body::Bytes,
-    extract::{ConnectInfo, Query, State},
+    extract::{Query, State},
     http::{
         HeaderMap, HeaderValue, StatusCode,
         header::{ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER},
@@ -35,6 +35,7 @@ use crate::{
             strip_suggestions,
         },
     },
+    http::client_ip::ClientIp,
 };
 
 /// The answer to an introspection document from a caller who may not
@@ -166,7 +167,7 @@ fn parameters(body: serde_json::Value) -> Result<async_graphql::Request, String>
 /// string) answers 400 with a GraphQL-shaped error.
 pub async fn graphql_handler(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -193,7 +194,7 @@ pub async fn graphql_handler(
         .map_err(|e| format!("the body is not valid JSON: {e}"))
         .and_then(parameters);
     match parsed {
-        Ok(request) => execute(&state, connection, &headers, request, media, false).await,
+        Ok(request) => execute(&state, client, &headers, request, media, false).await,
         Err(message) => refusal(StatusCode::BAD_REQUEST, media, "BAD_USER_INPUT", &message),
     }
 }
@@ -204,7 +205,7 @@ pub async fn graphql_handler(
 /// must not change anything.
 pub async fn graphql_get(
     State(state): State<AppState>,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
@@ -229,7 +230,7 @@ pub async fn graphql_get(
         body.insert(name.clone(), value);
     }
     match parameters(serde_json::Value::Object(body)) {
-        Ok(request) => execute(&state, connection, &headers, request, media, true).await,
+        Ok(request) => execute(&state, client, &headers, request, media, true).await,
         Err(message) => refusal(StatusCode::BAD_REQUEST, media, "BAD_USER_INPUT", &message),
     }
 }
@@ -258,7 +259,7 @@ fn changes_state(request: &mut async_graphql::Request) -> bool {
 /// records metrics and answers in `media`.
 async fn execute(
     state: &AppState,
-    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<Extension<ClientIp>>,
     headers: &HeaderMap,
     mut request: async_graphql::Request,
     media: MediaType,
@@ -309,7 +310,7 @@ async fn execute(
     };
     let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());
     let batches = loaders.batches();
-    let client = ClientAddr(connection.map(|Extension(ConnectInfo(addr))| addr.ip()));
+    let client = ClientAddr(client.map(|Extension(ClientIp(address))| address));
     let request = request.data(viewer).data(loaders).data(client);
     let mut response = finish_response(batches.run(schema.execute(request)).await);
     if !may_introspect {

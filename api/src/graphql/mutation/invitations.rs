@@ -95,10 +95,11 @@ impl InvitationMutation {
     ) -> Result<Session> {
         let limiter = ctx.limiter();
         let address = ctx.client_addr();
-        limiter.check(Action::AcceptInvitation, &token, address).await?;
+        let attempt = limiter.acquire(Action::AcceptInvitation, &token, address).await?;
         let ttl = ctx.settings().session_ttl_hours;
         match invitations::accept(ctx.db(), &token, &name, &password, ttl).await {
             Ok(accepted) => {
+                attempt.refund().await;
                 tracing::info!(portal_user = %accepted.user.id, account = %accepted.account_id, "invitation accepted");
                 ctx.app()
                     .publish_portal_status(accepted.user.organization_id, accepted.account_id);
@@ -109,11 +110,11 @@ impl InvitationMutation {
                 })
             }
             Err(err) => {
-                if matches!(
+                if !matches!(
                     err,
                     ApiError::InvitationInvalid | ApiError::InvitationExpired | ApiError::InvalidCredentials
                 ) {
-                    limiter.count(Action::AcceptInvitation, &token, address).await;
+                    attempt.refund().await;
                 }
                 Err(err.into())
             }
@@ -126,8 +127,8 @@ impl InvitationMutation {
     async fn request_new_invitation(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
         let limiter = ctx.limiter();
         let address = ctx.client_addr();
-        limiter.check(Action::RequestNewInvitation, &token, address).await?;
-        limiter.count(Action::RequestNewInvitation, &token, address).await;
+        // Every request counts: each may send an email.
+        let _counted = limiter.acquire(Action::RequestNewInvitation, &token, address).await?;
         let queued = invitations::request_new(ctx.db(), &token, ctx.settings()).await?;
         ctx.app().dispatch_requested(queued).await;
         Ok(true)

@@ -38,8 +38,8 @@ impl PasswordMutation {
             email.trim().to_lowercase()
         );
         let (limiter, address) = (ctx.limiter(), ctx.client_addr());
-        limiter.check(Action::RequestPasswordReset, &subject, address).await?;
-        limiter.count(Action::RequestPasswordReset, &subject, address).await;
+        // Every request counts: each may send an email.
+        let _counted = limiter.acquire(Action::RequestPasswordReset, &subject, address).await?;
         let queued = password_resets::request(ctx.db(), ctx.settings(), &email, organization.as_deref()).await?;
         if let Some(queued) = queued {
             ctx.dispatch(queued.organization_id, Some(queued.delivery_id)).await;
@@ -53,10 +53,11 @@ impl PasswordMutation {
     async fn reset_password(&self, ctx: &Context<'_>, token: String, password: String) -> Result<Session> {
         let subject = service::auth::token_digest(&token);
         let (limiter, address) = (ctx.limiter(), ctx.client_addr());
-        limiter.check(Action::ResetPassword, &subject, address).await?;
+        let attempt = limiter.acquire(Action::ResetPassword, &subject, address).await?;
         let ttl = ctx.settings().session_ttl_hours;
         match password_resets::reset(ctx.db(), &token, &password, ttl).await {
             Ok((session, user)) => {
+                attempt.refund().await;
                 let viewer = match user {
                     User::Staff(user) => {
                         tracing::info!(staff_user = %user.id, "password reset; staff user signed in");
@@ -74,8 +75,8 @@ impl PasswordMutation {
                 })
             }
             Err(err) => {
-                if matches!(err, ApiError::PasswordResetInvalid) {
-                    limiter.count(Action::ResetPassword, &subject, address).await;
+                if !matches!(err, ApiError::PasswordResetInvalid) {
+                    attempt.refund().await;
                 }
                 Err(err.into())
             }
@@ -92,15 +93,16 @@ impl PasswordMutation {
             service::auth::Viewer::Portal { user, .. } => format!("portal/{}", user.id),
         };
         let (limiter, address) = (ctx.limiter(), ctx.client_addr());
-        limiter.check(Action::ChangePassword, &subject, address).await?;
+        let attempt = limiter.acquire(Action::ChangePassword, &subject, address).await?;
         match password_resets::change(ctx.db(), viewer, &current_password, &new_password).await {
             Ok(()) => {
+                attempt.refund().await;
                 tracing::info!("password changed; other sessions ended");
                 Ok(true)
             }
             Err(err) => {
-                if matches!(err, ApiError::InvalidCredentials) {
-                    limiter.count(Action::ChangePassword, &subject, address).await;
+                if !matches!(err, ApiError::InvalidCredentials) {
+                    attempt.refund().await;
                 }
                 Err(err.into())
             }

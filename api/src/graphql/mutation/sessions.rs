@@ -22,13 +22,16 @@ impl SessionMutation {
     /// same: INVALID_CREDENTIALS.
     async fn staff_login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<Session> {
         let (limiter, address) = (ctx.limiter(), ctx.client_addr());
-        limiter.check(Action::StaffLogin, &email, address).await?;
+        let attempt = limiter.acquire(Action::StaffLogin, &email, address).await?;
         let ttl = ctx.settings().session_ttl_hours;
         let (session, user) = match sessions::staff_login(ctx.db(), &email, &password, ttl).await {
-            Ok(signed_in) => signed_in,
+            Ok(signed_in) => {
+                attempt.refund().await;
+                signed_in
+            }
             Err(err) => {
-                if matches!(err, ApiError::InvalidCredentials) {
-                    limiter.count(Action::StaffLogin, &email, address).await;
+                if !matches!(err, ApiError::InvalidCredentials) {
+                    attempt.refund().await;
                 }
                 return Err(err.into());
             }
@@ -51,10 +54,11 @@ impl SessionMutation {
     ) -> Result<Session> {
         let subject = format!("{}/{}", organization.trim().to_lowercase(), email.trim().to_lowercase());
         let (limiter, address) = (ctx.limiter(), ctx.client_addr());
-        limiter.check(Action::PortalLogin, &subject, address).await?;
+        let attempt = limiter.acquire(Action::PortalLogin, &subject, address).await?;
         let ttl = ctx.settings().session_ttl_hours;
         match sessions::portal_login(ctx.db(), &organization, &email, &password, ttl).await {
             Ok((session, user)) => {
+                attempt.refund().await;
                 tracing::info!(portal_user = %user.id, "portal user signed in");
                 Ok(Session {
                     token: session.token,
@@ -63,8 +67,8 @@ impl SessionMutation {
                 })
             }
             Err(err) => {
-                if matches!(err, ApiError::InvalidCredentials) {
-                    limiter.count(Action::PortalLogin, &subject, address).await;
+                if !matches!(err, ApiError::InvalidCredentials) {
+                    attempt.refund().await;
                 }
                 Err(err.into())
             }

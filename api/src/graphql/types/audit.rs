@@ -46,4 +46,11 @@ impl AuditEvent {
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.0.occurred_at
     }
+
+    /// The address of the client whose request caused it (behind a load
+    /// balancer, the address `TRUSTED_PROXIES` lets the api see); null for
+    /// the system's own work and for events recorded before addresses were.
+    async fn client_address(&self) -> Option<&str> {
+        self.0.client_address.as_deref()
+    }
 }

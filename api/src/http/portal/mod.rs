@@ -27,12 +27,12 @@ mod dashboard;
 mod invoices;
 mod requests;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use askama::Template;
 use axum::{
     Router,
-    extract::{ConnectInfo, FromRequestParts},
+    extract::FromRequestParts,
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::get,
@@ -216,8 +216,8 @@ impl FromRequestParts<AppState> for Browser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let client = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+            .get::<crate::http::client_ip::ClientIp>()
+            .map(|client| client.0);
         Ok(Self::new(state, &parts.headers, client))
     }
 }
