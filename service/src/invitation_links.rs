@@ -1,9 +1,16 @@
 //! Invitation links: minting the one-time link an invitation email carries.
 //!
-//! A link is minted when its email is sent, never when the invitation is
-//! written: a fresh 256-bit token whose SHA-256 digest becomes the
-//! invitation's `token_digest` (superseding every earlier link) and is kept
-//! in `invitation_links` (so an earlier link is recognised as superseded).
+//! A link is minted when its email is about to be sent, never when the
+//! invitation is written: a fresh 256-bit token whose SHA-256 digest is
+//! kept in `invitation_links` ([`mint`]). It becomes the invitation's
+//! current link (`token_digest`, superseding every earlier one) only once
+//! the mail relay has accepted the email that carries it ([`activate`]):
+//! a link minted for a send that failed or stalled never reached anybody,
+//! so the link in the last email the customer did receive keeps working.
+//! A minted link that was never activated reads as superseded, which only
+//! matters to whoever holds it: nobody, or a relay that accepted it just as
+//! its worker died.
+//!
 //! The raw token is handed back once, for the email; it is never stored,
 //! queued or logged.
 //!
@@ -13,8 +20,8 @@
 use chrono::{DateTime, Utc};
 use entity::{InvitationStatus, account, invitation, invitation_link, organization};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType,
-    QueryFilter, QuerySelect, RelationTrait, Set, Statement, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    JoinType, QueryFilter, QuerySelect, RelationTrait, Set, Statement, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -23,6 +30,8 @@ use uuid::Uuid;
 pub struct MintedLink {
     /// The raw token: put it into the email and nowhere else.
     pub token: String,
+    /// The token's digest, for [`activate`] once the email is accepted.
+    pub digest: String,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
     /// The invited account (the email's greeting).
@@ -61,17 +70,18 @@ pub fn accept_link(public_url: &str, token: &str) -> String {
 }
 
 /// Mints a new link for a still-PENDING, unexpired invitation of the
-/// organization: stores its digest as the current one (with `last_sent_at`
-/// restarted) and in `invitation_links`, all or nothing, and returns the raw
-/// token with what the email shows. Nothing is written otherwise.
+/// organization: keeps its digest in `invitation_links` (not yet current:
+/// see [`activate`]) and returns the raw token with what the email shows.
+/// Nothing is written otherwise.
 ///
 /// On PostgreSQL the mint and the read are one statement (one round trip,
-/// one commit); on SQLite a SELECT and a transaction.
+/// one commit); on SQLite a SELECT and an INSERT.
 ///
 /// # Errors
 /// On database failure.
 pub async fn mint(db: &DatabaseConnection, organization_id: Uuid, invitation_id: Uuid) -> Result<Mint, DbErr> {
     let (token, digest) = common::token::new_token();
+    let kept = digest.clone();
     let minted = if db.get_database_backend() == DbBackend::Postgres {
         mint_in_one_statement(db, invitation_id, organization_id, digest).await?
     } else {
@@ -80,6 +90,7 @@ pub async fn mint(db: &DatabaseConnection, organization_id: Uuid, invitation_id:
     if let Some(shown) = minted {
         return Ok(Mint::Minted(MintedLink {
             token,
+            digest: kept,
             expires_at: shown.expires_at,
             account_name: shown.account_name,
             organization_name: shown.organization_name,
@@ -103,21 +114,20 @@ struct Shown {
 }
 
 /// The PostgreSQL mint: one statement, so one round trip and one commit.
-/// The conditional UPDATE (still PENDING, not expired, of the delivery's
-/// organization) stores the new digest on the invitation, superseding the
-/// last link; the INSERT keeps it in `invitation_links`; the names come
-/// from the UPDATE's joins. All or nothing, like a transaction.
-const MINT_IN_ONE_STATEMENT: &str = r#"WITH minted AS (
-    UPDATE invitations AS i SET token_digest = $1, last_sent_at = $2
-    FROM accounts AS a, organizations AS o
+/// The invitation is read with the names its email shows (still PENDING,
+/// not expired, of the delivery's organization) and the INSERT keeps the
+/// new digest in `invitation_links` only when it was found.
+const MINT_IN_ONE_STATEMENT: &str = r#"WITH pending AS (
+    SELECT i.id, i.expires_at, a.name AS account_name, o.name AS organization_name
+    FROM invitations AS i
+    JOIN accounts AS a ON a.id = i.account_id
+    JOIN organizations AS o ON o.id = i.organization_id
     WHERE i.id = $3 AND i.organization_id = $4 AND i.status = $5 AND i.expires_at > $2
-      AND a.id = i.account_id AND o.id = i.organization_id
-    RETURNING i.id, i.expires_at, a.name AS account_name, o.name AS organization_name
 ), link AS (
     INSERT INTO invitation_links (token_digest, invitation_id, created_at)
-    SELECT $1, id, $2 FROM minted
+    SELECT $1, id, $2 FROM pending
 )
-SELECT expires_at, account_name, organization_name FROM minted"#;
+SELECT expires_at, account_name, organization_name FROM pending"#;
 
 /// PostgreSQL only (a data-modifying `WITH`); `None` when nothing was minted.
 async fn mint_in_one_statement(
@@ -141,8 +151,7 @@ async fn mint_in_one_statement(
 }
 
 /// The same as [`mint_in_one_statement`] for SQLite (no data-modifying
-/// `WITH`): one joined SELECT, then the conditional UPDATE and the INSERT
-/// in a transaction.
+/// `WITH`): one joined SELECT, then the INSERT.
 async fn load_then_mint(
     db: &DatabaseConnection,
     invitation_id: Uuid,
@@ -166,27 +175,31 @@ async fn load_then_mint(
     let Some(shown) = pending else {
         return Ok(None);
     };
-    let txn = db.begin().await?;
-    let updated = invitation::Entity::update_many()
-        .col_expr(invitation::Column::TokenDigest, Expr::value(Some(digest.clone())))
-        .col_expr(invitation::Column::LastSentAt, Expr::value(now))
-        .filter(invitation::Column::Id.eq(invitation_id))
-        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
-        .filter(invitation::Column::ExpiresAt.gt(now))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected != 1 {
-        // Accepted, revoked or expired since the SELECT.
-        txn.rollback().await?;
-        return Ok(None);
-    }
     invitation_link::ActiveModel {
         token_digest: Set(digest),
         invitation_id: Set(invitation_id),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(db)
     .await?;
-    txn.commit().await?;
     Ok(Some(shown))
+}
+
+/// Makes a minted link the invitation's current one, superseding the
+/// earlier links, now that the relay accepted the email carrying it (with
+/// `last_sent_at` set to now). Nothing changes when the invitation was
+/// accepted, revoked or deleted meanwhile. Safe to repeat. `true` when the
+/// link became current.
+///
+/// # Errors
+/// On database failure.
+pub async fn activate(db: &impl ConnectionTrait, invitation_id: Uuid, digest: &str) -> Result<bool, DbErr> {
+    let updated = invitation::Entity::update_many()
+        .col_expr(invitation::Column::TokenDigest, Expr::value(Some(digest.to_owned())))
+        .col_expr(invitation::Column::LastSentAt, Expr::value(Utc::now()))
+        .filter(invitation::Column::Id.eq(invitation_id))
+        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
 }

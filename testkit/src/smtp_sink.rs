@@ -38,6 +38,10 @@ pub enum Mode {
     Permanent,
     /// Not listening: connections are refused, open sessions are dropped.
     Down,
+    /// Takes a message's data, then never answers its final dot (nothing
+    /// is recorded): a relay that stalls after DATA. Leaving this mode
+    /// (to any other) drops the stalled sessions.
+    StallAfterData,
 }
 
 /// One message the sink accepted.
@@ -230,7 +234,7 @@ async fn serve(shared: Arc<Shared>, port: u16, first: TcpListener) {
 
 fn reply_for(mode: Mode, ok: &'static str) -> &'static str {
     match mode {
-        Mode::Accept | Mode::Down => ok,
+        Mode::Accept | Mode::Down | Mode::StallAfterData => ok,
         Mode::Transient => "451 4.3.0 Temporary failure, try again later\r\n",
         Mode::Permanent => "550 5.7.1 Message refused\r\n",
     }
@@ -305,6 +309,11 @@ async fn session(shared: Arc<Shared>, stream: TcpStream) {
                     data.push_str("\r\n");
                 }
                 let current = *shared.mode.borrow();
+                if current == Mode::StallAfterData {
+                    // Hold the client until the test changes the mode.
+                    let _ = mode.wait_for(|m| *m != Mode::StallAfterData).await;
+                    return;
+                }
                 let reply = reply_for(current, "250 2.0.0 OK queued\r\n");
                 if reply.starts_with("250") {
                     let email = ReceivedEmail {

@@ -686,6 +686,105 @@ async fn each_email_for_an_invitation_mints_a_new_link_that_supersedes_the_last(
     assert_eq!(sink.messages().len(), 2);
 }
 
+/// Which link a token is now, as the accept page would see it.
+async fn link_state(app: &TestApp, token: &str) -> Option<service::invitations::Link> {
+    service::invitations::find_by_token(&app.db, token)
+        .await
+        .expect("look the token up")
+        .map(|(_, link)| link)
+}
+
+/// A resend that the relay refuses for now, and one that stalls after
+/// DATA, never reached the customer: the link in the last email received
+/// keeps working through both. The stalled send is cut off by
+/// `SMTP_TIMEOUT_SECONDS` as one attempt (RETRYING, a readable error). Only
+/// a later email that the relay accepts makes its own link current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_that_fails_or_stalls_after_data_leaves_the_last_received_link_working() {
+    use service::invitations::Link;
+
+    let sink = SmtpSink::start().await;
+    let redis = namespace().await;
+    let mut settings = QUIET.to_vec();
+    settings.push(("SMTP_TIMEOUT_SECONDS", "1"));
+    let app = app_with(&redis, &sink, &settings).await;
+    let invited = invite(&app, 1).await.remove(0);
+    let ctx = context(&app);
+    let resend = async || {
+        queue_delivery(
+            &app.db,
+            &app.settings,
+            invited.organization_id,
+            invited.invitation_id,
+            &invited.email,
+        )
+        .await
+    };
+
+    assert_eq!(
+        jobs::process_delivery(&ctx, invited.delivery_id).await.expect("first"),
+        Processed::Sent
+    );
+    let first = link_token(&sink.wait_for(1, SOON).await[0], &app.settings.public_url);
+    assert_eq!(link_state(&app, &first).await, Some(Link::Current));
+
+    sink.set_mode(Mode::Transient).await;
+    let refused = resend().await;
+    let processed = jobs::process_delivery(&ctx, refused).await.expect("refused resend");
+    assert!(
+        matches!(processed, Processed::Retrying { attempts: 1, .. }),
+        "{processed:?}"
+    );
+    assert_eq!(
+        link_state(&app, &first).await,
+        Some(Link::Current),
+        "after a refused resend"
+    );
+
+    sink.set_mode(Mode::StallAfterData).await;
+    let stalled = resend().await;
+    let started = std::time::Instant::now();
+    let processed = jobs::process_delivery(&ctx, stalled).await.expect("stalled resend");
+    assert!(
+        matches!(processed, Processed::Retrying { attempts: 1, .. }),
+        "{processed:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    let row = delivery(&app.db, stalled).await;
+    assert!(
+        row.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("did not finish within 1 s")),
+        "{row:?}"
+    );
+    assert!(row.lease_owner.is_none(), "the worker slot was released: {row:?}");
+    assert_eq!(
+        link_state(&app, &first).await,
+        Some(Link::Current),
+        "after a stalled resend"
+    );
+    assert_eq!(
+        invitation_row(&app.db, invited.invitation_id).await.token_digest,
+        Some(sha256_hex(&first))
+    );
+
+    sink.set_mode(Mode::Accept).await;
+    let accepted = resend().await;
+    assert_eq!(
+        jobs::process_delivery(&ctx, accepted).await.expect("accepted resend"),
+        Processed::Sent
+    );
+    let messages = sink.wait_for(2, SOON).await;
+    assert_eq!(messages.len(), 2, "neither the refused nor the stalled email arrived");
+    let second = link_token(&messages[1], &app.settings.public_url);
+    assert_eq!(link_state(&app, &second).await, Some(Link::Current));
+    assert_eq!(link_state(&app, &first).await, Some(Link::Superseded));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_smtp_451_is_retried_until_the_attempts_run_out_and_a_leased_row_is_skipped() {
     let sink = SmtpSink::start().await;

@@ -480,8 +480,9 @@ pub fn field(error: &Value) -> &str {
 }
 
 /// Mints a new link for a pending invitation with the worker's own mint
-/// ([`service::invitation_links::mint`]): the new digest supersedes earlier
-/// links. Returns the raw token, which only the email would carry.
+/// and activates it as a sent email would ([`service::invitation_links`]):
+/// the new digest supersedes earlier links. Returns the raw token, which
+/// only the email would carry.
 ///
 /// It stands in for the worker's minting in tests that are not about email,
 /// so they get a working link without an SMTP server; tests of the email
@@ -500,7 +501,12 @@ pub async fn mint_link(app: &TestApp, invitation_id: Uuid) -> String {
         .await
         .expect("mint a link")
     {
-        Mint::Minted(link) => link.token,
+        Mint::Minted(link) => {
+            invitation_links::activate(&app.db, invitation_id, &link.digest)
+                .await
+                .expect("activate the link");
+            link.token
+        }
         other => panic!("invitation {invitation_id} cannot get a link: {other:?}"),
     }
 }

@@ -9,7 +9,9 @@
 //!    mints the link now; the raw token goes only into the email, never
 //!    into a log, the database or the queue.
 //! 3. Send, and record the outcome on the row ([`common::outbox::finish`]):
-//!    SENT; RETRYING with exponential backoff on a transient failure until
+//!    SENT (first recording what the accepted email makes true, such as an
+//!    invitation's new link becoming current: [`service::email::after_sent`]);
+//!    RETRYING with exponential backoff on a transient failure until
 //!    `EMAIL_MAX_ATTEMPTS`; FAILED at once on a permanent one; CANCELLED
 //!    when the service says the email is no longer wanted.
 //!
@@ -29,7 +31,7 @@ use common::{
 };
 use entity::email_delivery;
 use sea_orm::{DatabaseConnection, DbErr};
-use service::email::RenderError;
+use service::email::{AfterSent, RenderError};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -193,18 +195,17 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
     // outcome (a database error, a crash mid-send): past the budget the row
     // ends FAILED instead of being claimed round and round.
     let over_budget = u32::try_from(attempts).unwrap_or(u32::MAX) > ctx.settings.email_max_attempts;
-    let outcome = if over_budget {
-        Outcome::Failed {
-            error: format!(
-                "{OVER_BUDGET} ({} attempts; the last ones ended without an outcome: database errors or a worker that stopped)",
-                attempts - 1
-            ),
-        }
+    let (outcome, after_sent) = if over_budget {
+        let error = format!(
+            "{OVER_BUDGET} ({} attempts; the last ones ended without an outcome: database errors or a worker that stopped)",
+            attempts - 1
+        );
+        (Outcome::Failed { error }, None)
     } else {
         try_once(ctx, &delivery).await?
     };
 
-    if !record(ctx, delivery_id, &outcome).await? {
+    if !record(ctx, delivery_id, &outcome, after_sent.as_ref()).await? {
         tracing::warn!(%recipient, attempts, "lease lapsed before the outcome was recorded; another worker owns the row");
         return Ok(Processed::LeaseLost);
     }
@@ -235,14 +236,18 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
     })
 }
 
-/// One attempt at the claimed row, as the outcome to record.
+/// One attempt at the claimed row, as the outcome to record (with what a
+/// sent email makes true).
 ///
 /// # Errors
 /// When the database fails (the row keeps its lease until it lapses).
-async fn try_once(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<Outcome, JobError> {
+async fn try_once(
+    ctx: &JobContext,
+    delivery: &email_delivery::Model,
+) -> Result<(Outcome, Option<AfterSent>), JobError> {
     let attempts = delivery.attempts;
-    Ok(match attempt(ctx, delivery).await {
-        Ok(()) => Outcome::Sent,
+    let outcome = match attempt(ctx, delivery).await {
+        Ok(after_sent) => return Ok((Outcome::Sent, after_sent)),
         Err(Failure::Database(err)) => return Err(err.into()),
         Err(Failure::Permanent(error)) => Outcome::Failed { error },
         Err(Failure::Cancelled(reason)) => Outcome::Cancelled { reason },
@@ -258,25 +263,34 @@ async fn try_once(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<
         Err(Failure::Transient(error)) => Outcome::Failed {
             error: format!("{error} (gave up after {attempts} attempts)"),
         },
-    })
+    };
+    Ok((outcome, None))
 }
 
-/// One attempt at the claimed row: render, send.
-async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<(), Failure> {
+/// One attempt at the claimed row: render, send; what the email makes true
+/// once accepted.
+async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<Option<AfterSent>, Failure> {
     let email = service::email::render(&ctx.db, &ctx.settings, delivery).await?;
     let message = ctx.mailer.compose(delivery.id, &delivery.recipient, &email)?;
     ctx.mailer.send(delivery.id, &message, &email.text).await?;
-    Ok(())
+    Ok(email.after_sent)
 }
 
-/// Records `outcome`, trying a few times: once the SMTP server has accepted
-/// a message, failing to mark it SENT would mean sending it again later.
-async fn record(ctx: &JobContext, id: Uuid, outcome: &Outcome) -> Result<bool, DbErr> {
+/// Records `outcome` (after `after_sent`, for a sent email), trying a few
+/// times: once the SMTP server has accepted a message, failing to mark it
+/// SENT would mean sending it again later.
+async fn record(ctx: &JobContext, id: Uuid, outcome: &Outcome, after_sent: Option<&AfterSent>) -> Result<bool, DbErr> {
     let mut delay = Duration::from_millis(100);
     let mut tries = 0;
     loop {
         tries += 1;
-        match outbox::finish(&ctx.db, id, &ctx.owner, outcome).await {
+        let recorded = async {
+            if let Some(after) = after_sent {
+                service::email::after_sent(&ctx.db, after).await?;
+            }
+            outbox::finish(&ctx.db, id, &ctx.owner, outcome).await
+        };
+        match recorded.await {
             Ok(recorded) => return Ok(recorded),
             Err(err) if tries < 4 => {
                 tracing::warn!(error = %err, "recording the delivery's outcome failed; trying again");

@@ -244,6 +244,7 @@ mod tests {
             subject: "Welcome to the Customer Portal — Acme".to_owned(),
             text: "Hello".to_owned(),
             html: "<p>Hello</p>".to_owned(),
+            after_sent: None,
         }
     }
 

@@ -8,7 +8,9 @@
 //! - [`render`] turns a claimed delivery row into the email to send: it
 //!   reads the payload back and renders the text and HTML parts. An
 //!   INVITATION and a PASSWORD_RESET mint their link here, at send time
-//!   ([`crate::invitation_links`], [`crate::password_resets`]).
+//!   ([`crate::invitation_links`], [`crate::password_resets`]); an
+//!   invitation's new link becomes current only through [`after_sent`],
+//!   once the relay has accepted the email.
 //!
 //! Templates are askama's: checked at compile time, and every value is
 //! HTML-escaped in the `.html` parts (never in the `.txt` parts, which are
@@ -44,6 +46,35 @@ pub struct RenderedEmail {
     pub text: String,
     /// The `text/html` alternative.
     pub html: String,
+    /// What to record once the relay has accepted the email ([`after_sent`]).
+    pub after_sent: Option<AfterSent>,
+}
+
+/// What becomes true only once the relay has accepted an email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterSent {
+    /// The invitation email's new link becomes the current one
+    /// ([`crate::invitation_links::activate`]).
+    InvitationLink {
+        /// The invitation.
+        invitation_id: Uuid,
+        /// The digest of the link the email carries.
+        digest: String,
+    },
+}
+
+/// Records what the accepted email makes true (call after the relay said
+/// yes, before its delivery is marked SENT; safe to repeat).
+///
+/// # Errors
+/// On database failure.
+pub async fn after_sent(db: &impl ConnectionTrait, after: &AfterSent) -> Result<(), DbErr> {
+    match after {
+        AfterSent::InvitationLink { invitation_id, digest } => {
+            crate::invitation_links::activate(db, *invitation_id, digest).await?;
+        }
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for RenderedEmail {
@@ -199,6 +230,7 @@ fn parts(subject: &str, text: &impl askama::Template, html: &impl askama::Templa
         subject: subject.to_owned(),
         text: text.render()?,
         html: html.render()?,
+        after_sent: None,
     })
 }
 

@@ -98,7 +98,9 @@ pub fn render_content(content: &Content) -> askama::Result<RenderedEmail> {
     )
 }
 
-/// Mints the delivery's invitation link and renders the email around it.
+/// Mints the delivery's invitation link and renders the email around it;
+/// the link becomes current once the email is accepted
+/// ([`super::AfterSent::InvitationLink`]).
 pub(super) async fn render(
     db: &DatabaseConnection,
     settings: &Settings,
@@ -119,7 +121,13 @@ pub(super) async fn render(
         account_name: minted.account_name,
         expires_at: minted.expires_at,
     };
-    render_content(&content).map_err(super::template_failed)
+    let mut email = render_content(&content).map_err(super::template_failed)?;
+    // The earlier link keeps working until the relay accepts this one.
+    email.after_sent = Some(super::AfterSent::InvitationLink {
+        invitation_id,
+        digest: minted.digest,
+    });
+    Ok(email)
 }
 
 #[cfg(test)]
