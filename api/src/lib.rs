@@ -65,7 +65,7 @@ pub struct AppState {
     /// Redis, when `REDIS_URL` is set.
     pub redis: Option<ConnectionManager>,
     /// Permits to execute a GraphQL request (`GRAPHQL_MAX_CONCURRENCY`).
-    pub graphql_permits: Arc<tokio::sync::Semaphore>,
+    pub graphql_permits: Arc<http::permits::Permits>,
 }
 
 /// A built, bound, not yet serving api.
@@ -136,7 +136,10 @@ impl Application {
                 (embedded.queue(), Some(embedded), RateLimiter::in_memory(), events)
             }
         };
-        let graphql_permits = Arc::new(tokio::sync::Semaphore::new(settings.graphql_max_concurrency as usize));
+        let graphql_permits = Arc::new(http::permits::Permits::new(
+            settings.graphql_max_concurrency as usize,
+            settings.graphql_max_waiting as usize,
+        ));
         let data = AppData {
             db,
             settings: Arc::new(settings),
@@ -223,12 +226,7 @@ impl Application {
             })
         });
         tracing::info!(%addr, "api listening");
-        let served = axum::serve(
-            self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = http::server::serve(self.listener, self.router, settings.http_header_timeout(), shutdown).await;
         let _ = stop.send(true);
         let _ = sweeper.await;
         if let Some(relay) = relay {

@@ -90,6 +90,10 @@ pub struct Settings {
     /// handler for ever). Websocket connections are bounded only while they
     /// are set up.
     pub http_request_timeout_seconds: u32,
+    /// `HTTP_HEADER_TIMEOUT_SECONDS`: how long a client may take to send a
+    /// request's head (request line and headers) before its connection is
+    /// closed, on a new connection and between kept-alive requests.
+    pub http_header_timeout_seconds: u32,
     /// `EMAIL_MAX_ATTEMPTS`: attempts before a delivery is FAILED.
     pub email_max_attempts: u32,
     /// `EMAIL_RETRY_BASE_MS`: the first retry's backoff; it doubles each attempt.
@@ -105,6 +109,10 @@ pub struct Settings {
     /// `GRAPHQL_MAX_CONCURRENCY`: GraphQL requests the api executes at once;
     /// more wait their turn. Default: four per CPU.
     pub graphql_max_concurrency: u32,
+    /// `GRAPHQL_MAX_WAITING`: GraphQL requests that may wait for a permit;
+    /// beyond them a request is refused at once (503, `Retry-After`).
+    /// Default: four times `GRAPHQL_MAX_CONCURRENCY`.
+    pub graphql_max_waiting: u32,
     /// `LOG_FORMAT`: `pretty` or `json`.
     pub log_format: LogFormat,
     /// `GRAPHQL_INTROSPECTION`: `staff` (default), `all` or `off`.
@@ -233,6 +241,8 @@ impl Settings {
             .transpose()?
             .unwrap_or_default();
 
+        let graphql_max_concurrency = parse_positive(&get, "GRAPHQL_MAX_CONCURRENCY", default_graphql_concurrency())?;
+
         let migrate_on_start = match get("MIGRATE_ON_START").map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("true" | "1" | "yes") => true,
             Some("false" | "0" | "no") => false,
@@ -274,11 +284,17 @@ impl Settings {
             worker_concurrency: parse_positive(&get, "WORKER_CONCURRENCY", 4)?,
             smtp_timeout_seconds: parse_positive(&get, "SMTP_TIMEOUT_SECONDS", 30)?,
             http_request_timeout_seconds: parse_positive(&get, "HTTP_REQUEST_TIMEOUT_SECONDS", 30)?,
+            http_header_timeout_seconds: parse_positive(&get, "HTTP_HEADER_TIMEOUT_SECONDS", 10)?,
             email_max_attempts: parse_positive(&get, "EMAIL_MAX_ATTEMPTS", 5)?,
             email_retry_base_ms: parse_positive(&get, "EMAIL_RETRY_BASE_MS", 2000)?,
             outbox_redeliver_seconds: parse_positive(&get, "OUTBOX_REDELIVER_SECONDS", 15)?,
             outbox_sweep_interval_ms: parse_positive(&get, "OUTBOX_SWEEP_INTERVAL_MS", 1000)?,
-            graphql_max_concurrency: parse_positive(&get, "GRAPHQL_MAX_CONCURRENCY", default_graphql_concurrency())?,
+            graphql_max_concurrency,
+            graphql_max_waiting: parse_positive(
+                &get,
+                "GRAPHQL_MAX_WAITING",
+                graphql_max_concurrency.saturating_mul(4),
+            )?,
             log_format,
             graphql_introspection,
             cors_allowed_origins,
@@ -298,6 +314,12 @@ impl Settings {
     #[must_use]
     pub fn http_request_timeout(&self) -> Duration {
         Duration::from_secs(u64::from(self.http_request_timeout_seconds))
+    }
+
+    /// `HTTP_HEADER_TIMEOUT_SECONDS` as a duration.
+    #[must_use]
+    pub fn http_header_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.http_header_timeout_seconds))
     }
 
     /// `SMTP_TIMEOUT_SECONDS` as a duration.

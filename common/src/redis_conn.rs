@@ -21,7 +21,11 @@ pub async fn connect(url: &SecretString) -> redis::RedisResult<ConnectionManager
     client.get_connection_manager_with_config(config).await
 }
 
-/// Sends PING; `true` when Redis answered PONG.
+/// How long [`ping`] waits for PONG.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Sends PING; `true` when Redis answered PONG within [`PING_TIMEOUT`].
 pub async fn ping(conn: &mut ConnectionManager) -> bool {
-    matches!(redis::cmd("PING").query_async::<String>(conn).await, Ok(ref pong) if pong == "PONG")
+    let answer = tokio::time::timeout(PING_TIMEOUT, redis::cmd("PING").query_async::<String>(conn)).await;
+    matches!(answer, Ok(Ok(ref pong)) if pong == "PONG")
 }

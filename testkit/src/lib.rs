@@ -9,7 +9,9 @@
 //! - [`smtp_sink::SmtpSink`]: a real SMTP server on loopback that tests read
 //!   their emails back from and the benchmark drains the queue into, fast
 //!   enough not to be the bottleneck of either;
-//! - [`redis_keys`]: finding a queue namespace's keys without blocking Redis.
+//! - [`redis_keys`]: finding a queue namespace's keys without blocking Redis;
+//! - [`proxy::Proxy`]: a TCP proxy in front of Redis or PostgreSQL that can
+//!   stall or cut its connections.
 //!
 //! Nothing here is used by the product's binaries.
 
@@ -17,6 +19,7 @@ pub mod builders;
 pub mod database;
 mod eventually;
 pub mod node;
+pub mod proxy;
 pub mod redis_keys;
 pub mod smtp_sink;
 

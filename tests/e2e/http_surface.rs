@@ -251,7 +251,8 @@ async fn every_response_carries_a_request_id_and_a_client_supplied_one_is_kept()
 
 #[tokio::test]
 async fn with_one_graphql_permit_concurrent_requests_wait_their_turn_and_all_succeed() {
-    let app = TestApp::spawn_with(&[("GRAPHQL_MAX_CONCURRENCY", "1")]).await;
+    // Room in the wait queue for all of them (beyond it see `degrade`).
+    let app = TestApp::spawn_with(&[("GRAPHQL_MAX_CONCURRENCY", "1"), ("GRAPHQL_MAX_WAITING", "16")]).await;
     let staff = app.staff("acme").await;
     let requests = (0..12).map(|_| {
         app.gql(

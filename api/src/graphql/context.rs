@@ -13,6 +13,10 @@ use worker::queue::JobQueue;
 
 use crate::{auth::Viewer, graphql::loaders::Loaders, rate_limit::RateLimiter};
 
+/// The longest a queue push after commit may take (it runs beside the
+/// response, never in its way).
+pub const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Process-wide state, added to the schema once.
 #[derive(Clone)]
 pub struct AppData {
@@ -33,13 +37,26 @@ pub struct AppData {
 
 impl AppData {
     /// Pushes a committed delivery of `organization_id` to the queue and
-    /// tells subscribers it is QUEUED. A failed push is logged, not
-    /// returned: the row is in the outbox and the sweeper pushes it again.
+    /// tells subscribers it is QUEUED. The push runs on its own task, within
+    /// [`PUSH_TIMEOUT`]: the response never waits for Redis, and a failed or
+    /// timed-out push is only logged, because the row is in the outbox and
+    /// the sweeper pushes it again.
     pub async fn dispatch(&self, organization_id: Uuid, delivery_id: Option<Uuid>) {
         let Some(delivery_id) = delivery_id else { return };
-        if let Err(err) = self.queue.push(delivery_id).await {
-            tracing::warn!(%delivery_id, error = %err, "push to the email queue failed; the sweeper will retry");
-        }
+        let queue = self.queue.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(PUSH_TIMEOUT, queue.push(delivery_id)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(%delivery_id, error = %err, "push to the email queue failed; the sweeper will retry");
+                }
+                Err(_) => tracing::warn!(
+                    %delivery_id,
+                    timeout_ms = PUSH_TIMEOUT.as_millis(),
+                    "push to the email queue timed out; the sweeper will retry"
+                ),
+            }
+        });
         self.events.publish(Event::EmailDeliveryUpdated {
             organization_id,
             delivery_id,

@@ -35,7 +35,10 @@ use crate::{
             strip_suggestions,
         },
     },
-    http::client_ip::ClientIp,
+    http::{
+        client_ip::ClientIp,
+        permits::{RETRY_AFTER_SECONDS, Refused},
+    },
 };
 
 /// The answer to an introspection document from a caller who may not
@@ -106,6 +109,26 @@ fn refusal(status: StatusCode, media: MediaType, code: &str, message: &str) -> R
     if let Ok(value) = HeaderValue::from_str(media.content_type()) {
         response.headers_mut().insert(CONTENT_TYPE, value);
     }
+    response
+}
+
+/// What a request refused for want of a permit is told.
+const BUSY: &str = "the api is busy: every GRAPHQL_MAX_CONCURRENCY permit is taken and GRAPHQL_MAX_WAITING requests already wait; try again shortly";
+
+/// 503 for a request that found the permits and their queue full, with
+/// `Retry-After` and a GraphQL-shaped `RATE_LIMITED` error.
+fn busy(media: MediaType) -> Response {
+    let body = serde_json::json!({"errors": [{
+        "message": BUSY,
+        "extensions": {"code": "RATE_LIMITED", "retryAfterSeconds": RETRY_AFTER_SECONDS}
+    }]});
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
+    if let Ok(value) = HeaderValue::from_str(media.content_type()) {
+        response.headers_mut().insert(CONTENT_TYPE, value);
+    }
+    response
+        .headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
     response
 }
 
@@ -278,11 +301,14 @@ async fn execute(
     let started = Instant::now();
     // Held from the viewer's lookup to the serialized response: a request
     // waiting here holds no more than its parsed body.
-    let waiting = state.metrics.waiting();
-    let Ok(_permit) = state.graphql_permits.acquire().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "the api is shutting down").into_response();
+    let _permit = match state.graphql_permits.acquire(&state.metrics).await {
+        Ok(permit) => permit,
+        Err(Refused::Busy) => {
+            state.metrics.observe_graphql("busy", started.elapsed(), false);
+            return busy(media);
+        }
+        Err(Refused::Closed) => return (StatusCode::SERVICE_UNAVAILABLE, "the api is shutting down").into_response(),
     };
-    drop(waiting);
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let viewer = match auth::viewer_from_header(&state.data.db, authorization).await {
         Ok(viewer) => viewer,
@@ -335,14 +361,25 @@ pub async fn execute_as(
     request: async_graphql::Request,
 ) -> async_graphql::Response {
     let started = Instant::now();
-    let waiting = state.metrics.waiting();
-    let Ok(_permit) = state.graphql_permits.acquire().await else {
-        return async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
-            "the api is shutting down",
-            None,
-        )]);
+    let _permit = match state.graphql_permits.acquire(&state.metrics).await {
+        Ok(permit) => permit,
+        Err(refused) => {
+            let mut error = async_graphql::ServerError::new(
+                match refused {
+                    Refused::Busy => BUSY,
+                    Refused::Closed => "the api is shutting down",
+                },
+                None,
+            );
+            if refused == Refused::Busy {
+                let mut extensions = async_graphql::ErrorExtensionValues::default();
+                extensions.set("code", "RATE_LIMITED");
+                extensions.set("retryAfterSeconds", RETRY_AFTER_SECONDS);
+                error.extensions = Some(extensions);
+            }
+            return async_graphql::Response::from_errors(vec![error]);
+        }
     };
-    drop(waiting);
     let mut request = request.disable_introspection();
     let label = operation_label(&mut request);
     let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());

@@ -8,5 +8,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
+pub mod permits;
 pub mod portal;
+pub mod server;
 pub mod ws;
