@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod operations;
 pub use service::gateway as payments;
 pub mod rate_limit;
 
@@ -71,6 +72,8 @@ pub struct AppState {
 /// A built, bound, not yet serving api.
 pub struct Application {
     listener: TcpListener,
+    /// `METRICS_ADDR`'s listener, when set.
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
     statements: StatementCounter,
@@ -118,6 +121,15 @@ impl Application {
         let listener = TcpListener::bind(settings.listen_addr)
             .await
             .with_context(|| format!("binding LISTEN_ADDR {}", settings.listen_addr))?;
+        let metrics = Arc::new(Metrics::new(&statements));
+        let metrics_listener = match settings.metrics_addr {
+            None => None,
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding METRICS_ADDR {address}"))?,
+            ),
+        };
         let (queue, embedded, limiter, events) = match &redis {
             Some(conn) => (
                 JobQueue::redis(
@@ -131,7 +143,7 @@ impl Application {
             ),
             None => {
                 let events = Events::in_process();
-                let embedded = worker::embedded::start(db.clone(), &settings, events.clone())
+                let embedded = worker::embedded::start(db.clone(), &settings, events.clone(), metrics.queue())
                     .context("starting the in-process email queue")?;
                 (embedded.queue(), Some(embedded), RateLimiter::in_memory(), events)
             }
@@ -151,7 +163,7 @@ impl Application {
         let state = AppState {
             schema: build_schema(Some(data.clone())),
             introspection_schema: graphql::schema::build_introspection_schema(),
-            metrics: Arc::new(Metrics::new(&statements)),
+            metrics,
             data,
             redis,
             graphql_permits,
@@ -159,6 +171,7 @@ impl Application {
         let router = router(state.clone());
         Ok(Self {
             listener,
+            metrics_listener,
             router,
             state,
             statements,
@@ -172,6 +185,12 @@ impl Application {
     /// When the socket has no local address.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The bound address of `METRICS_ADDR`'s listener, when it is set.
+    #[must_use]
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The database pool (tests use it to arrange data).
@@ -225,10 +244,29 @@ impl Application {
                     .await;
             })
         });
+        let metrics_server = self.metrics_listener.map(|listener| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "api metrics on /metrics");
+            }
+            let mut stopped = stop.subscribe();
+            tokio::spawn(http::server::serve(
+                listener,
+                Router::new()
+                    .route("/metrics", get(http::metrics::metrics))
+                    .with_state(self.state.clone()),
+                settings.http_header_timeout(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         tracing::info!(%addr, "api listening");
         let served = http::server::serve(self.listener, self.router, settings.http_header_timeout(), shutdown).await;
         let _ = stop.send(true);
         let _ = sweeper.await;
+        if let Some(server) = metrics_server {
+            let _ = server.await;
+        }
         if let Some(relay) = relay {
             let _ = relay.await;
         }
@@ -268,7 +306,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let cors = cors(&state.data.settings.cors_allowed_origins);
-    Router::new()
+    let routes = Router::new()
         .route(
             "/graphql",
             get(http::graphql::graphql_get).post(http::graphql::graphql_handler),
@@ -283,8 +321,14 @@ pub fn router(state: AppState) -> Router {
         .merge(http::graphiql::assets_router())
         .merge(http::portal::routes())
         .route("/healthz", get(http::health::healthz))
-        .route("/readyz", get(http::health::readyz))
-        .route("/metrics", get(http::metrics::metrics))
+        .route("/readyz", get(http::health::readyz));
+    // With METRICS_ADDR, /metrics is served on that listener only.
+    let routes = if state.data.settings.metrics_addr.is_none() {
+        routes.route("/metrics", get(http::metrics::metrics))
+    } else {
+        routes
+    };
+    routes
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             state.data.settings.http_request_timeout(),

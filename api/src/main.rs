@@ -1,4 +1,5 @@
-//! The `api` command: serve, migrate, create an organization, print the schema.
+//! The `api` command: serve, migrate, create an organization, look after
+//! the email queue (`deliveries`), print the schema.
 
 use std::io::IsTerminal;
 
@@ -51,6 +52,63 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL) to stdout; `schema.graphql` is this output.
     PrintSchema,
+    /// The email queue across organizations, for operators.
+    Deliveries {
+        #[command(subcommand)]
+        command: DeliveriesCommand,
+    },
+}
+
+/// The filter of `api deliveries`.
+#[derive(clap::Args)]
+struct DeliveryFilter {
+    /// Only deliveries in this state: queued, retrying, sent, failed, cancelled.
+    #[arg(long)]
+    status: Option<String>,
+    /// Only deliveries of this kind: invitation, asset_request_received,
+    /// asset_request_updated, payment_receipt, password_reset.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only deliveries of the organization with this slug.
+    #[arg(long)]
+    organization: Option<String>,
+    /// Only deliveries queued longer ago than this: 90s, 15m, 2h, 3d.
+    #[arg(long, value_name = "AGE")]
+    older_than: Option<String>,
+}
+
+impl From<DeliveryFilter> for api::operations::Filter {
+    fn from(filter: DeliveryFilter) -> Self {
+        Self {
+            status: filter.status,
+            kind: filter.kind,
+            organization: filter.organization,
+            older_than: filter.older_than,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum DeliveriesCommand {
+    /// List matching deliveries, oldest first, and how many match.
+    List {
+        #[command(flatten)]
+        filter: DeliveryFilter,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Put matching FAILED deliveries back on the queue (fresh attempts).
+    Retry {
+        #[command(flatten)]
+        filter: DeliveryFilter,
+        /// At most this many in one run.
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+        /// Only count what would be retried.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[tokio::main]
@@ -114,6 +172,22 @@ async fn main() -> anyhow::Result<()> {
                 Err(api::error::ApiError::BadInput { field, message }) => bail!("{field}: {message}"),
                 Err(other) => Err(anyhow::Error::new(other).context("creating the organization")),
             }
+        }
+        Command::Deliveries { command } => {
+            let (db, _) = common::db::connect(&settings.database_url, 2)
+                .await
+                .context("connecting to the database")?;
+            common::db::prepare_schema(&db, false)
+                .await
+                .context("checking the database schema")?;
+            let out = match command {
+                DeliveriesCommand::List { filter, limit } => api::operations::list(&db, &filter.into(), limit).await?,
+                DeliveriesCommand::Retry { filter, limit, dry_run } => {
+                    api::operations::retry(&db, &filter.into(), limit, dry_run).await?
+                }
+            };
+            print!("{out}");
+            Ok(())
         }
         Command::PrintSchema => Ok(()),
     }

@@ -11,7 +11,8 @@
 //! - `RETRYING` — a transient failure; `next_attempt_at` is when it is due.
 //!   The sweeper moves it back to `QUEUED` and pushes it ([`take_due`]).
 //! - `FAILED` — a permanent failure or the attempts ran out; staff may
-//!   [`requeue_failed`] it.
+//!   [`requeue_failed`] it, or many at once ([`requeue_failed_many`], also
+//!   what operators' `api deliveries retry` runs).
 //!
 //! Every transition is one conditional UPDATE, so any number of api and
 //! worker processes may sweep and claim at once.
@@ -299,6 +300,104 @@ pub async fn requeue_failed(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Which deliveries an operator (`api deliveries`) or staff (bulk retry)
+/// mean; every part that is set must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Of this organization only.
+    pub organization_id: Option<Uuid>,
+    /// Of this kind only.
+    pub kind: Option<EmailKind>,
+    /// In this state only.
+    pub status: Option<DeliveryStatus>,
+    /// Queued before this moment (older than an age).
+    pub queued_before: Option<DateTime<Utc>>,
+    /// These deliveries only.
+    pub ids: Option<Vec<Uuid>>,
+}
+
+impl Selection {
+    fn condition(&self) -> Condition {
+        let mut condition = Condition::all();
+        if let Some(organization_id) = self.organization_id {
+            condition = condition.add(email_delivery::Column::OrganizationId.eq(organization_id));
+        }
+        if let Some(kind) = self.kind {
+            condition = condition.add(email_delivery::Column::Kind.eq(kind));
+        }
+        if let Some(status) = self.status {
+            condition = condition.add(email_delivery::Column::Status.eq(status));
+        }
+        if let Some(before) = self.queued_before {
+            condition = condition.add(email_delivery::Column::QueuedAt.lt(before));
+        }
+        if let Some(ids) = &self.ids {
+            condition = condition.add(email_delivery::Column::Id.is_in(ids.iter().copied()));
+        }
+        condition
+    }
+}
+
+/// The deliveries `selection` names, oldest first, at most `limit`, and
+/// how many there are in all.
+///
+/// # Errors
+/// On database failure.
+pub async fn select(
+    db: &impl ConnectionTrait,
+    selection: &Selection,
+    limit: u64,
+) -> Result<(Vec<email_delivery::Model>, u64), DbErr> {
+    use sea_orm::PaginatorTrait;
+    let query = email_delivery::Entity::find().filter(selection.condition());
+    let total = query.clone().count(db).await?;
+    let rows = query
+        .order_by_asc(email_delivery::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Puts the FAILED deliveries `selection` names (whatever its `status`)
+/// back on the queue with a fresh attempt budget, oldest first, at most
+/// `limit`, in one statement; returns them. They are due for a push once
+/// `redeliver_after` has passed (zero: the next sweep pushes them).
+///
+/// # Errors
+/// On database failure.
+pub async fn requeue_failed_many(
+    db: &impl ConnectionTrait,
+    selection: &Selection,
+    limit: u64,
+    redeliver_after: std::time::Duration,
+) -> Result<Vec<email_delivery::Model>, DbErr> {
+    let now = Utc::now();
+    let failed = Selection {
+        status: Some(DeliveryStatus::Failed),
+        ..selection.clone()
+    };
+    let chosen = email_delivery::Entity::find()
+        .select_only()
+        .column(email_delivery::Column::Id)
+        .filter(failed.condition())
+        .order_by_asc(email_delivery::Column::Id)
+        .limit(limit)
+        .into_query();
+    email_delivery::Entity::update_many()
+        .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Queued))
+        .col_expr(email_delivery::Column::Attempts, Expr::value(0))
+        .col_expr(
+            email_delivery::Column::NextAttemptAt,
+            Expr::value(now + chrono_duration(redeliver_after)),
+        )
+        .col_expr(email_delivery::Column::QueuedAt, Expr::value(now))
+        .filter(email_delivery::Column::Status.eq(DeliveryStatus::Failed))
+        .filter(email_delivery::Column::Id.in_subquery(chosen))
+        .exec_with_returning(db)
+        .await
 }
 
 /// Backoff before attempt `attempt + 1`: `base × 2^(attempt-1)`, capped at an

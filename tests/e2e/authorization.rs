@@ -353,6 +353,15 @@ fn table(w: &World) -> Vec<Row> {
             ),
             [UN, Ok, NF, FB, FB],
         ),
+        // Another organization's ids match nothing: an empty list, not NOT_FOUND.
+        row(
+            "retryEmailDeliveries",
+            format!(
+                "mutation {{ retryEmailDeliveries(ids: [\"{}\"]) {{ status }} }}",
+                w.failed_delivery
+            ),
+            [UN, Ok, Ok, FB, FB],
+        ),
         // --- mutations: public ---------------------------------------------
         row(
             "acceptInvitation",

@@ -528,8 +528,8 @@ async fn without_smtp_the_embedded_queue_writes_each_email_as_an_eml_file() {
     assert!(app.settings.redis_url.is_none() && app.settings.smtp_url.is_none());
     let invited = invite(&app, 2).await;
     let events = common::events::Events::in_process();
-    let embedded =
-        worker::embedded::start(app.db.clone(), &app.settings, events.clone()).expect("start in-process jobs");
+    let embedded = worker::embedded::start(app.db.clone(), &app.settings, events.clone(), Default::default())
+        .expect("start in-process jobs");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let sweeper = worker::sweeper::spawn(
         app.db.clone(),

@@ -206,14 +206,7 @@ fn the_keda_trigger_watches_the_list_apalis_pushes_the_email_queue_to() {
 /// `worker` (this package's `e2e-worker`, the same entry point).
 fn bin_dir() -> TempDir {
     let worker = PathBuf::from(env!("CARGO_BIN_EXE_e2e-worker"));
-    let api = worker
-        .with_file_name("api")
-        .with_extension(std::env::consts::EXE_EXTENSION);
-    assert!(
-        api.is_file(),
-        "the api binary is not at {}: build it first (cargo build -p api; cargo test --workspace builds it)",
-        api.display()
-    );
+    let api = crate::helpers::api_binary();
     let dir = TempDir::new("entrypoint-bin");
     std::os::unix::fs::symlink(&api, dir.0.join("api")).expect("link api");
     std::os::unix::fs::symlink(&worker, dir.0.join("worker")).expect("link worker");

@@ -28,10 +28,26 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
+/// The workspace's `api` binary, next to this package's binaries (`cargo
+/// test --workspace` builds it; a filtered run may need `cargo build -p api`).
+pub fn api_binary() -> std::path::PathBuf {
+    let api = std::path::PathBuf::from(env!("CARGO_BIN_EXE_e2e-worker"))
+        .with_file_name("api")
+        .with_extension(std::env::consts::EXE_EXTENSION);
+    assert!(
+        api.is_file(),
+        "the api binary is not at {}: build it first (cargo build -p api; cargo test --workspace builds it)",
+        api.display()
+    );
+    api
+}
+
 /// A running api with its own database.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
+    /// `http://127.0.0.1:PORT` of the `METRICS_ADDR` listener, when set.
+    pub metrics_address: Option<String>,
     /// The app's database pool, to arrange data directly.
     pub db: DatabaseConnection,
     /// Statements the app's pool has run.
@@ -123,6 +139,7 @@ impl TestApp {
         let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
         let app = Application::build(settings.clone()).await.expect("build the api");
         let port = app.local_addr().expect("bound").port();
+        let metrics_address = app.metrics_addr().map(|addr| format!("http://{addr}"));
         let db = app.db().clone();
         let statements = app.statements();
         let (tx, rx) = oneshot::channel::<()>();
@@ -131,6 +148,7 @@ impl TestApp {
         }));
         Self {
             address: format!("http://127.0.0.1:{port}"),
+            metrics_address,
             db,
             statements,
             client: reqwest::Client::new(),

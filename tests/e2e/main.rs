@@ -25,6 +25,7 @@ mod invitations;
 mod invoices;
 mod isolation;
 mod locations_assets;
+mod operations;
 mod pagination;
 mod passwords;
 mod payments;

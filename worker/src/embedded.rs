@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # async fn example(db: sea_orm::DatabaseConnection, settings: common::Settings) -> anyhow::Result<()> {
-//! let embedded = worker::embedded::start(db.clone(), &settings, common::events::Events::in_process())?;
+//! let embedded = worker::embedded::start(db.clone(), &settings, common::events::Events::in_process(), Default::default())?;
 //! let queue = embedded.queue(); // push after each commit
 //! let (stop_sweeper, stopped) = tokio::sync::oneshot::channel::<()>();
 //! let sweeper = worker::sweeper::spawn(
@@ -29,7 +29,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use common::{Settings, events::Events, outbox::EmailJob};
+use common::{Settings, events::Events, outbox::EmailJob, queue_metrics::QueueMetrics};
 use sea_orm::DatabaseConnection;
 use tokio::{
     sync::{Mutex, mpsc, watch},
@@ -52,13 +52,18 @@ pub struct EmbeddedWorker {
 }
 
 /// Starts `WORKER_CONCURRENCY` consumers of a new in-process queue (call it
-/// inside the api's Tokio runtime).
+/// inside the api's Tokio runtime), counting into `metrics`.
 ///
 /// # Errors
 /// When the mail settings are unusable (`MAIL_FROM`, `SMTP_URL`, `MAIL_OUTBOX_DIR`).
-pub fn start(db: DatabaseConnection, settings: &Settings, events: Events) -> Result<EmbeddedWorker, MailerError> {
+pub fn start(
+    db: DatabaseConnection,
+    settings: &Settings,
+    events: Events,
+    metrics: Arc<QueueMetrics>,
+) -> Result<EmbeddedWorker, MailerError> {
     let owner = crate::unique_worker_name("api");
-    let ctx = Arc::new(JobContext::from_settings(db, settings, owner, events)?);
+    let ctx = Arc::new(JobContext::from_settings(db, settings, owner, events)?.with_metrics(metrics));
     let (sender, receiver) = mpsc::channel::<EmailJob>(IN_PROCESS_CAPACITY);
     let receiver = Arc::new(Mutex::new(receiver));
     let (stop, stopped) = watch::channel(false);

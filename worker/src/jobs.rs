@@ -20,13 +20,14 @@
 //! This module is transport: what an email says, and whether it may still
 //! be sent, is the `service` crate's decision.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use common::{
     Settings,
     events::{Event, Events},
     outbox::{self, Outcome},
+    queue_metrics::QueueMetrics,
     redact::mask_email,
 };
 use entity::email_delivery;
@@ -50,6 +51,8 @@ pub struct JobContext {
     settings: Settings,
     /// Where a delivery's new state is announced to subscriptions.
     events: Events,
+    /// Outcomes, attempts and send times (served on `/metrics`).
+    metrics: Arc<QueueMetrics>,
 }
 
 impl JobContext {
@@ -69,7 +72,16 @@ impl JobContext {
             owner,
             settings: settings.clone(),
             events,
+            metrics: Arc::default(),
         }
+    }
+
+    /// The same context, counting into `metrics` (the process's registered
+    /// queue metrics).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<QueueMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Like [`JobContext::new`], with the mailer the settings describe.
@@ -213,6 +225,13 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
         organization_id: delivery.organization_id,
         delivery_id,
     });
+    let label = match &outcome {
+        Outcome::Sent => "sent",
+        Outcome::Retry { .. } => "retrying",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Cancelled { .. } => "cancelled",
+    };
+    ctx.metrics.outcome(delivery.kind, label, attempts);
     Ok(match outcome {
         Outcome::Sent => {
             tracing::info!(%recipient, attempts, "email sent");
@@ -272,7 +291,10 @@ async fn try_once(
 async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<Option<AfterSent>, Failure> {
     let email = service::email::render(&ctx.db, &ctx.settings, delivery).await?;
     let message = ctx.mailer.compose(delivery.id, &delivery.recipient, &email)?;
-    ctx.mailer.send(delivery.id, &message, &email.text).await?;
+    let started = std::time::Instant::now();
+    let sent = ctx.mailer.send(delivery.id, &message, &email.text).await;
+    ctx.metrics.send(delivery.kind, started.elapsed());
+    sent?;
     Ok(email.after_sent)
 }
 

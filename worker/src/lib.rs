@@ -17,6 +17,7 @@ pub mod cli;
 pub mod embedded;
 pub mod jobs;
 pub mod mailer;
+pub mod metrics;
 pub mod queue;
 pub mod sweeper;
 
@@ -106,7 +107,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         () = std::future::ready(()) => {}
     }
     let concurrency = usize::try_from(settings.worker_concurrency).unwrap_or(1).max(1);
-    let (db, _) = common::db::connect(&settings.database_url, settings.worker_concurrency + 2)
+    let (db, statements) = common::db::connect(&settings.database_url, settings.worker_concurrency + 2)
         .await
         .context("connecting to the database (DATABASE_URL)")?;
     // The api (or `api migrate`) owns migrations; a worker only refuses a
@@ -124,12 +125,25 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let name = unique_worker_name("worker");
     // Delivery states are announced to the api processes' subscriptions.
     let events = common::events::Events::redis(redis.clone(), &settings.queue_namespace);
-    let ctx = Arc::new(JobContext::from_settings(
-        db.clone(),
-        &settings,
-        name.clone(),
-        events.clone(),
-    )?);
+    let mut registry = prometheus_client::registry::Registry::with_prefix("portal");
+    registry.register(
+        "db_statements",
+        "SQL statements run by this process",
+        statements.0.clone(),
+    );
+    let queue_metrics = common::queue_metrics::QueueMetrics::registered(&mut registry);
+    let metrics_listener = match settings.metrics_addr {
+        None => None,
+        Some(address) => Some(
+            metrics::bind(address)
+                .await
+                .with_context(|| format!("binding METRICS_ADDR {address}"))?,
+        ),
+    };
+    let ctx = Arc::new(
+        JobContext::from_settings(db.clone(), &settings, name.clone(), events.clone())?
+            .with_metrics(queue_metrics.clone()),
+    );
     let storage = queue::storage(redis.clone(), &settings.queue_namespace, concurrency);
     let config = storage.get_config().clone();
 
@@ -157,6 +171,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         stopped(),
     );
     let vacuum = spawn_vacuum(storage.clone(), stopped());
+    let metrics_server = metrics_listener.map(|listener| {
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!(%address, "worker metrics on /metrics");
+        }
+        let scrape = Arc::new(metrics::Scrape {
+            registry,
+            queue: queue_metrics,
+            db: db.clone(),
+        });
+        tokio::spawn(metrics::serve(listener, scrape, stopped()))
+    });
 
     let monitor = {
         let name = name.clone();
@@ -220,6 +245,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     };
     let _ = sweeper.await;
     let _ = vacuum.await;
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
     db.close().await.ok();
     result
 }

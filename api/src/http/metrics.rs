@@ -1,9 +1,12 @@
 //! Prometheus metrics: HTTP requests by route and status, GraphQL operations
 //! by root field with their latency, GraphQL requests waiting for a permit,
-//! and SQL statements run. One registry per application (not a global), so
+//! SQL statements run, and the email queue ([`common::queue_metrics`]). One registry per application (not a global), so
 //! several apps in one test process stay apart.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -11,7 +14,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use common::db::StatementCounter;
+use common::{db::StatementCounter, queue_metrics::QueueMetrics};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{
@@ -64,6 +67,7 @@ pub struct Metrics {
     graphql_operations: Family<OperationLabels, Counter>,
     graphql_duration: HistogramFamily<OperationOnly>,
     graphql_waiting: Gauge,
+    queue: Arc<QueueMetrics>,
 }
 
 /// Counts a GraphQL request as waiting for its permit until dropped (also
@@ -116,6 +120,7 @@ impl Metrics {
             "SQL statements run by this process",
             statements.0.clone(),
         );
+        let queue = QueueMetrics::registered(&mut registry);
         Self {
             registry,
             http_requests,
@@ -123,7 +128,15 @@ impl Metrics {
             graphql_operations,
             graphql_duration,
             graphql_waiting,
+            queue,
         }
+    }
+
+    /// The email queue's metrics (also counting the in-process queue's
+    /// outcomes when `REDIS_URL` is unset).
+    #[must_use]
+    pub fn queue(&self) -> Arc<QueueMetrics> {
+        self.queue.clone()
     }
 
     /// Counts one more GraphQL request waiting for a permit, until the
@@ -205,8 +218,12 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-/// `GET /metrics`.
+/// `GET /metrics` (on `METRICS_ADDR`'s listener when that is set): the
+/// queue's state is read from the outbox first.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Err(err) = state.metrics.queue.refresh(&state.data.db).await {
+        tracing::warn!(error = %err, "reading the queue's state for /metrics failed");
+    }
     (
         [(
             CONTENT_TYPE,

@@ -6,8 +6,8 @@ use crate::graphql::{
     connection::{Connection, Page},
     context::ContextExt,
     types::invitation::{
-        DeliveryStatus, EmailDelivery, EmailDeliveryConnection, Invitation, InvitationConnection, InvitationPreview,
-        InvitationStatus,
+        DeliveryStatus, EmailDelivery, EmailDeliveryConnection, EmailKind, Invitation, InvitationConnection,
+        InvitationPreview, InvitationStatus,
     },
 };
 use service::{deliveries, invitations};
@@ -41,13 +41,15 @@ impl InvitationQuery {
         Ok(Connection::from_rows(rows.into_iter().map(Invitation).collect(), page, total).into())
     }
 
-    /// Staff only: every email the system queued, with its delivery state.
+    /// Staff only: every email the system queued, with its delivery state;
+    /// of one status and one kind when they are given.
     async fn email_deliveries(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
         status: Option<DeliveryStatus>,
+        kind: Option<EmailKind>,
     ) -> Result<EmailDeliveryConnection> {
         let staff = ctx.viewer().require_staff()?;
         let page = Page::new(first, after.as_deref())?;
@@ -56,6 +58,7 @@ impl InvitationQuery {
             ctx.db(),
             staff.organization_id,
             status.map(Into::into),
+            kind.map(Into::into),
             page,
             want_total,
         )
