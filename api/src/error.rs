@@ -55,9 +55,12 @@ fn classify(error: &mut ServerError) {
     };
     let extra = match api_error {
         Some(ApiError::BadInput { field, .. }) => Some(("field", Value::from(field.clone()))),
-        Some(ApiError::RateLimited { retry_after_seconds }) => {
-            Some(("retryAfterSeconds", Value::from(*retry_after_seconds)))
-        }
+        Some(
+            ApiError::RateLimited { retry_after_seconds }
+            | ApiError::QuotaExceeded {
+                retry_after_seconds, ..
+            },
+        ) => Some(("retryAfterSeconds", Value::from(*retry_after_seconds))),
         _ => None,
     };
     let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);

@@ -138,14 +138,16 @@ impl Application {
                     settings.worker_concurrency as usize,
                 ),
                 None,
-                RateLimiter::redis(conn.clone(), &settings.queue_namespace),
+                RateLimiter::redis(conn.clone(), &settings.queue_namespace)
+                    .with_quotas(rate_limit::Quotas::from_settings(&settings)),
                 Events::redis(conn.clone(), &settings.queue_namespace),
             ),
             None => {
                 let events = Events::in_process();
                 let embedded = worker::embedded::start(db.clone(), &settings, events.clone(), metrics.queue())
                     .context("starting the in-process email queue")?;
-                (embedded.queue(), Some(embedded), RateLimiter::in_memory(), events)
+                let limiter = RateLimiter::in_memory().with_quotas(rate_limit::Quotas::from_settings(&settings));
+                (embedded.queue(), Some(embedded), limiter, events)
             }
         };
         let graphql_permits = Arc::new(http::permits::Permits::new(

@@ -119,8 +119,13 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = Settings::from_env()?;
-    common::telemetry::init(settings.log_format);
-    match cli.command.unwrap_or(Command::Serve { seed_demo: false }) {
+    let command = cli.command.unwrap_or(Command::Serve { seed_demo: false });
+    if matches!(command, Command::Serve { .. }) {
+        common::telemetry::init(settings.log_format);
+    } else {
+        common::telemetry::init_for_command(settings.log_format);
+    }
+    match command {
         Command::Serve { seed_demo } => serve(settings, seed_demo).await,
         Command::Migrate => {
             let (db, _) = common::db::connect(&settings.database_url, 2)

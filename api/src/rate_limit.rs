@@ -11,6 +11,17 @@
 //! - the client address, whatever the subject: [`MAX_PER_ADDRESS`] (many
 //!   people can share one address behind a NAT). IPv6 counts per /64.
 //!
+//! `invitationPreview` (and the accept page that shows it) has looser
+//! limits of the same shape ([`PREVIEW_LIMITS`]): opening a link is not a
+//! guess, but thousands of tokens tried from one address are.
+//!
+//! The same counters hold the **quotas**, one bucket per subject in an
+//! hour: invitation emails per organization, asset requests per portal
+//! user, payment attempts per user ([`Quotas`], from the settings
+//! `INVITATIONS_PER_ORGANIZATION_PER_HOUR`, `ASSET_REQUESTS_PER_USER_PER_HOUR`
+//! and `PAYMENT_ATTEMPTS_PER_USER_PER_HOUR`): they bound how many emails and
+//! card charges one tenant's staff or one customer can cause.
+//!
 //! [`RateLimiter::acquire`] checks all three and counts the attempt in one
 //! atomic step (a Lua script on Redis, one lock in memory) *before* the
 //! password is hashed, so parallel attempts cannot slip past the limit
@@ -43,8 +54,66 @@ pub const MAX_PER_SUBJECT: u64 = 100;
 /// Counted attempts per client address within [`WINDOW`] (many people can
 /// share one address behind a NAT).
 pub const MAX_PER_ADDRESS: u64 = 50;
-/// The counting window.
+/// The counting window of the sign-in limits.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The window of the quotas.
+pub const QUOTA_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+/// `invitationPreview`'s limits: per token from one address, per token,
+/// per address, in [`WINDOW`].
+pub const PREVIEW_LIMITS: Limits = Limits {
+    pair: 60,
+    subject: 600,
+    address: 300,
+};
+
+/// The limits of one guessable action's three buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Per subject from one address.
+    pub pair: u64,
+    /// Per subject from all addresses.
+    pub subject: u64,
+    /// Per address, all subjects.
+    pub address: u64,
+}
+
+/// The sign-in actions' limits.
+pub const SIGN_IN_LIMITS: Limits = Limits {
+    pair: MAX_FAILURES,
+    subject: MAX_PER_SUBJECT,
+    address: MAX_PER_ADDRESS,
+};
+
+/// The hourly quotas (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Invitation emails (invite, resend) per organization per hour.
+    pub invitations_per_organization: u64,
+    /// Asset requests per portal user per hour.
+    pub asset_requests_per_user: u64,
+    /// Payment attempts per user per hour.
+    pub payment_attempts_per_user: u64,
+}
+
+impl Quotas {
+    /// The settings' defaults.
+    pub const DEFAULT: Self = Self {
+        invitations_per_organization: common::config::DEFAULT_INVITATIONS_PER_ORGANIZATION_PER_HOUR as u64,
+        asset_requests_per_user: common::config::DEFAULT_ASSET_REQUESTS_PER_USER_PER_HOUR as u64,
+        payment_attempts_per_user: common::config::DEFAULT_PAYMENT_ATTEMPTS_PER_USER_PER_HOUR as u64,
+    };
+
+    /// The quotas the settings name.
+    #[must_use]
+    pub fn from_settings(settings: &common::Settings) -> Self {
+        Self {
+            invitations_per_organization: u64::from(settings.invitations_per_organization_per_hour),
+            asset_requests_per_user: u64::from(settings.asset_requests_per_user_per_hour),
+            payment_attempts_per_user: u64::from(settings.payment_attempts_per_user_per_hour),
+        }
+    }
+}
 /// The longest one Redis call of the limiter may take before it gives up
 /// (and lets the attempt through).
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
@@ -66,6 +135,14 @@ pub enum Action {
     ResetPassword,
     /// `changePassword` (a wrong current password counts).
     ChangePassword,
+    /// `invitationPreview` and the accept page (every opening counts).
+    InvitationPreview,
+    /// Quota: an invitation email sent by staff (subject: the organization).
+    InvitationQuota,
+    /// Quota: `requestAsset` (subject: the portal user).
+    AssetRequestQuota,
+    /// Quota: `payInvoice` (subject: the user).
+    PaymentQuota,
 }
 
 impl Action {
@@ -78,13 +155,28 @@ impl Action {
             Self::RequestPasswordReset => "reset-request",
             Self::ResetPassword => "reset",
             Self::ChangePassword => "change-password",
+            Self::InvitationPreview => "preview",
+            Self::InvitationQuota => "quota-invitations",
+            Self::AssetRequestQuota => "quota-asset-requests",
+            Self::PaymentQuota => "quota-payments",
+        }
+    }
+
+    fn window(self) -> Duration {
+        match self {
+            Self::InvitationQuota | Self::AssetRequestQuota | Self::PaymentQuota => QUOTA_WINDOW,
+            _ => WINDOW,
         }
     }
 }
 
 enum Store {
-    Redis { conn: ConnectionManager, prefix: String },
-    Memory(Mutex<HashMap<String, (u64, Instant)>>),
+    Redis {
+        conn: ConnectionManager,
+        prefix: String,
+    },
+    /// Count, window start, window length.
+    Memory(Mutex<HashMap<String, (u64, Instant, Duration)>>),
 }
 
 /// Checks every bucket (`KEYS`, with their limits in `ARGV[2..]`) and, when
@@ -123,6 +215,7 @@ pub struct RateLimiter {
     store: Store,
     acquire: redis::Script,
     refund: redis::Script,
+    quotas: Quotas,
 }
 
 /// An attempt counted by [`RateLimiter::acquire`]. Dropping it keeps it
@@ -162,7 +255,15 @@ impl RateLimiter {
             store,
             acquire: redis::Script::new(ACQUIRE_SCRIPT),
             refund: redis::Script::new(REFUND_SCRIPT),
+            quotas: Quotas::DEFAULT,
         }
+    }
+
+    /// The same limiter with these quotas.
+    #[must_use]
+    pub fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
     }
 
     /// The buckets of an attempt, with their limits.
@@ -171,17 +272,31 @@ impl RateLimiter {
             Store::Redis { prefix, .. } => prefix.as_str(),
             Store::Memory(_) => "ratelimit",
         };
+        let quota = match action {
+            Action::InvitationQuota => Some(self.quotas.invitations_per_organization),
+            Action::AssetRequestQuota => Some(self.quotas.asset_requests_per_user),
+            Action::PaymentQuota => Some(self.quotas.payment_attempts_per_user),
+            _ => None,
+        };
+        let limits = if matches!(action, Action::InvitationPreview) {
+            PREVIEW_LIMITS
+        } else {
+            SIGN_IN_LIMITS
+        };
         let action = action.name();
         let subject = token_digest(&subject.trim().to_lowercase());
-        let mut buckets = vec![(format!("{prefix}:{action}:s:{subject}"), MAX_PER_SUBJECT)];
+        if let Some(quota) = quota {
+            return vec![(format!("{prefix}:{action}:q:{subject}"), quota)];
+        }
+        let mut buckets = vec![(format!("{prefix}:{action}:s:{subject}"), limits.subject)];
         match address.map(address_key) {
             Some(address) => {
-                buckets.push((format!("{prefix}:{action}:sa:{subject}:{address}"), MAX_FAILURES));
-                buckets.push((format!("{prefix}:{action}:a:{address}"), MAX_PER_ADDRESS));
+                buckets.push((format!("{prefix}:{action}:sa:{subject}:{address}"), limits.pair));
+                buckets.push((format!("{prefix}:{action}:a:{address}"), limits.address));
             }
             // In-process callers without an address: the subject alone
             // gets the per-address limit.
-            None => buckets.push((format!("{prefix}:{action}:sa:{subject}:-"), MAX_FAILURES)),
+            None => buckets.push((format!("{prefix}:{action}:sa:{subject}:-"), limits.pair)),
         }
         buckets
     }
@@ -198,6 +313,7 @@ impl RateLimiter {
         address: Option<IpAddr>,
     ) -> Result<Attempt<'_>, ApiError> {
         let buckets = self.buckets(action, subject, address);
+        let window = action.window();
         let refused = match &self.store {
             Store::Redis { conn, .. } => {
                 let mut conn = conn.clone();
@@ -205,7 +321,7 @@ impl RateLimiter {
                 for (key, _) in &buckets {
                     invocation.key(key);
                 }
-                invocation.arg(WINDOW.as_secs());
+                invocation.arg(window.as_secs());
                 for (_, limit) in &buckets {
                     invocation.arg(*limit);
                 }
@@ -237,19 +353,19 @@ impl RateLimiter {
                     });
                 };
                 if map.len() > 100_000 {
-                    map.retain(|_, (_, started)| started.elapsed() < WINDOW);
+                    map.retain(|_, (_, started, window)| started.elapsed() < *window);
                 }
                 let full = buckets.iter().find_map(|(key, limit)| match map.get(key) {
-                    Some((count, started)) if started.elapsed() < WINDOW && count >= limit => {
-                        Some(WINDOW.saturating_sub(started.elapsed()))
+                    Some((count, started, window)) if started.elapsed() < *window && count >= limit => {
+                        Some(window.saturating_sub(started.elapsed()))
                     }
                     _ => None,
                 });
                 if full.is_none() {
                     for (key, _) in &buckets {
-                        let entry = map.entry(key.clone()).or_insert((0, Instant::now()));
-                        if entry.1.elapsed() >= WINDOW {
-                            *entry = (0, Instant::now());
+                        let entry = map.entry(key.clone()).or_insert((0, Instant::now(), window));
+                        if entry.1.elapsed() >= entry.2 {
+                            *entry = (0, Instant::now(), window);
                         }
                         entry.0 += 1;
                     }
@@ -266,6 +382,46 @@ impl RateLimiter {
                 keys: buckets.into_iter().map(|(key, _)| key).collect(),
             }),
         }
+    }
+
+    /// Counts one use of an hourly quota (`InvitationQuota`,
+    /// `AssetRequestQuota`, `PaymentQuota`) by `subject` (an organization
+    /// or user id), unless it is used up; hand it back with
+    /// [`Attempt::refund`] when nothing was done after all.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED` ([`ApiError::QuotaExceeded`]) naming the quota and its
+    /// setting, with the seconds until the hour's window ends.
+    pub async fn quota(&self, action: Action, subject: uuid::Uuid) -> Result<Attempt<'_>, ApiError> {
+        let (what, setting, limit) = match action {
+            Action::InvitationQuota => (
+                "invitation emails of this organization",
+                "INVITATIONS_PER_ORGANIZATION_PER_HOUR",
+                self.quotas.invitations_per_organization,
+            ),
+            Action::AssetRequestQuota => (
+                "asset requests of this portal user",
+                "ASSET_REQUESTS_PER_USER_PER_HOUR",
+                self.quotas.asset_requests_per_user,
+            ),
+            Action::PaymentQuota => (
+                "payment attempts of this user",
+                "PAYMENT_ATTEMPTS_PER_USER_PER_HOUR",
+                self.quotas.payment_attempts_per_user,
+            ),
+            _ => return self.acquire(action, &subject.to_string(), None).await,
+        };
+        self.acquire(action, &subject.to_string(), None)
+            .await
+            .map_err(|err| match err {
+                ApiError::RateLimited { retry_after_seconds } => ApiError::QuotaExceeded {
+                    what,
+                    setting,
+                    limit,
+                    retry_after_seconds,
+                },
+                other => other,
+            })
     }
 
     async fn release(&self, keys: &[String]) {

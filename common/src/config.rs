@@ -13,6 +13,13 @@ use secrecy::{ExposeSecret, SecretString};
 /// Default database: an SQLite file next to the process, created when missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://portal.db?mode=rwc";
 
+/// `INVITATIONS_PER_ORGANIZATION_PER_HOUR`'s default.
+pub const DEFAULT_INVITATIONS_PER_ORGANIZATION_PER_HOUR: u32 = 500;
+/// `ASSET_REQUESTS_PER_USER_PER_HOUR`'s default.
+pub const DEFAULT_ASSET_REQUESTS_PER_USER_PER_HOUR: u32 = 30;
+/// `PAYMENT_ATTEMPTS_PER_USER_PER_HOUR`'s default.
+pub const DEFAULT_PAYMENT_ATTEMPTS_PER_USER_PER_HOUR: u32 = 10;
+
 /// A configuration value that could not be used; names the variable.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {variable}: {message}")]
@@ -137,6 +144,15 @@ pub struct Settings {
     /// then no longer serves it on `LISTEN_ADDR`; a worker serves its own
     /// metrics only there). Default: unset.
     pub metrics_addr: Option<SocketAddr>,
+    /// `INVITATIONS_PER_ORGANIZATION_PER_HOUR`: invitation emails (invites
+    /// and resends) one organization's staff may send in an hour.
+    pub invitations_per_organization_per_hour: u32,
+    /// `ASSET_REQUESTS_PER_USER_PER_HOUR`: asset requests one portal user
+    /// may make in an hour (each emails every staff member).
+    pub asset_requests_per_user_per_hour: u32,
+    /// `PAYMENT_ATTEMPTS_PER_USER_PER_HOUR`: `payInvoice` attempts one user
+    /// may make in an hour (card testing).
+    pub payment_attempts_per_user_per_hour: u32,
 }
 
 /// The default of `GRAPHQL_MAX_CONCURRENCY`: four per CPU. Past that, a
@@ -301,6 +317,21 @@ impl Settings {
             migrate_on_start,
             trusted_proxies,
             metrics_addr,
+            invitations_per_organization_per_hour: parse_positive(
+                &get,
+                "INVITATIONS_PER_ORGANIZATION_PER_HOUR",
+                DEFAULT_INVITATIONS_PER_ORGANIZATION_PER_HOUR,
+            )?,
+            asset_requests_per_user_per_hour: parse_positive(
+                &get,
+                "ASSET_REQUESTS_PER_USER_PER_HOUR",
+                DEFAULT_ASSET_REQUESTS_PER_USER_PER_HOUR,
+            )?,
+            payment_attempts_per_user_per_hour: parse_positive(
+                &get,
+                "PAYMENT_ATTEMPTS_PER_USER_PER_HOUR",
+                DEFAULT_PAYMENT_ATTEMPTS_PER_USER_PER_HOUR,
+            )?,
         })
     }
 

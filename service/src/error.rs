@@ -54,6 +54,18 @@ pub enum ApiError {
         /// When the caller may try again.
         retry_after_seconds: u64,
     },
+    /// An hourly quota is used up (code `RATE_LIMITED`).
+    #[error("{what}: at most {limit} an hour ({setting}); try again in {retry_after_seconds} seconds")]
+    QuotaExceeded {
+        /// What is counted, e.g. "invitation emails of this organization".
+        what: &'static str,
+        /// The setting that sets the quota.
+        setting: &'static str,
+        /// The quota.
+        limit: u64,
+        /// When the caller may try again.
+        retry_after_seconds: u64,
+    },
     /// The organization has not set up online payments.
     #[error("online payments are not enabled for this organization")]
     PaymentsNotEnabled,
@@ -109,7 +121,7 @@ impl ApiError {
             Self::InvitationExpired => "INVITATION_EXPIRED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::PasswordResetInvalid => "PASSWORD_RESET_INVALID",
-            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::RateLimited { .. } | Self::QuotaExceeded { .. } => "RATE_LIMITED",
             Self::PaymentsNotEnabled => "PAYMENTS_NOT_ENABLED",
             Self::PaymentDeclined => "PAYMENT_DECLINED",
             Self::InvoiceNotPayable => "INVOICE_NOT_PAYABLE",

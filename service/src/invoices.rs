@@ -24,6 +24,9 @@ const NUMBER_TAKEN: UniqueRule = UniqueRule {
 /// Most lines an invoice may have.
 pub const MAX_LINES: usize = 500;
 
+/// Most payments `Invoice.payments` shows per invoice: the latest ones.
+pub const MAX_PAYMENTS_SHOWN: usize = 100;
+
 /// One line of a new invoice.
 #[derive(Debug, Clone)]
 pub struct NewLine {
@@ -149,12 +152,18 @@ pub async fn payments_of(
     scope: &Scope,
     invoice_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<payment::Model>>, ApiError> {
-    let rows = payment::Entity::find()
+    let select = payment::Entity::find()
         .filter(payment::Column::InvoiceId.is_in(invoice_ids.iter().copied()))
-        .filter(scope.payments(invoice_ids))
-        .order_by_asc(payment::Column::Id)
-        .all(db)
-        .await?;
+        .filter(scope.payments(invoice_ids));
+    // The latest MAX_PAYMENTS_SHOWN of each invoice, read in SQL.
+    let rows = crate::latest_per_parent(
+        db,
+        select,
+        payment::Column::InvoiceId,
+        payment::Column::Id,
+        MAX_PAYMENTS_SHOWN as u64,
+    )
+    .await?;
     Ok(crate::group_by(invoice_ids, rows, |row| Some(row.invoice_id)))
 }
 

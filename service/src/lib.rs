@@ -81,6 +81,46 @@ where
     Ok((rows, total))
 }
 
+/// Runs `select`, keeping of each `parent` value only the `per_parent` rows
+/// with the highest `id`s (the latest, ids being UUIDv7), in SQL (a
+/// window function, which PostgreSQL and SQLite both have); returned in
+/// ascending `id` order.
+///
+/// # Errors
+/// On database failure.
+pub async fn latest_per_parent<E>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    parent: E::Column,
+    id: E::Column,
+    per_parent: u64,
+) -> Result<Vec<E::Model>, sea_orm::DbErr>
+where
+    E: EntityTrait,
+{
+    use sea_orm::{
+        IdenStatic, QueryTrait,
+        sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query},
+    };
+    let mut inner = select.into_query();
+    inner.expr_as(
+        Expr::cust(format!(
+            r#"ROW_NUMBER() OVER (PARTITION BY "{}" ORDER BY "{}" DESC)"#,
+            parent.as_str(),
+            id.as_str()
+        )),
+        Alias::new("row_in_parent"),
+    );
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("windowed"))
+        .and_where(Expr::col(Alias::new("row_in_parent")).lte(per_parent))
+        .order_by(Alias::new(id.as_str()), Order::Asc)
+        .to_owned();
+    let statement = db.get_database_backend().build(&outer);
+    E::find().from_raw_sql(statement).all(db).await
+}
+
 /// Groups `rows` (already in order) by the parent `parent_of` names, with
 /// an entry, possibly empty, for every id of `parents`: what the batched
 /// reads behind nested lists return.

@@ -11,6 +11,7 @@ mod authorization;
 mod bad_input;
 mod browser;
 mod cors_compression;
+mod costs;
 mod degrade;
 mod delivery;
 mod deploy;

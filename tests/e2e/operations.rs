@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use entity::{DeliveryStatus, email_delivery};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use testkit::smtp_sink::SmtpSink;
@@ -42,6 +42,24 @@ async fn invite(app: &TestApp, staff: &Staff, n: usize) -> Vec<Uuid> {
         ids.push(Uuid::parse_str(&id).expect("uuid"));
     }
     ids
+}
+
+/// Waits until the in-process queue has sent every delivery (so that no
+/// worker holds a row the test is about to change).
+async fn all_sent(app: &TestApp) {
+    testkit::eventually(Duration::from_secs(20), async || {
+        let waiting = email_delivery::Entity::find()
+            .filter(email_delivery::Column::Status.ne(DeliveryStatus::Sent))
+            .count(&app.db)
+            .await
+            .expect("read");
+        if waiting == 0 {
+            Ok(())
+        } else {
+            Err(format!("{waiting} not sent yet"))
+        }
+    })
+    .await;
 }
 
 /// Marks deliveries FAILED, as a relay that refused them would have.
@@ -191,6 +209,7 @@ async fn operators_list_and_retry_failed_deliveries_across_organizations() {
     let other = app.staff("zenith").await;
     let failed_acme = invite(&app, &acme, 2).await;
     let failed_other = invite(&app, &other, 1).await;
+    all_sent(&app).await;
     fail(&app, &failed_acme[..1]).await;
     fail(&app, &failed_other).await;
 
@@ -240,20 +259,7 @@ async fn staff_filter_deliveries_by_kind_and_status_and_retry_failed_ones_in_bul
     let other = app.staff("zenith").await;
     let ids = invite(&app, &staff, 3).await;
     let theirs = invite(&app, &other, 1).await;
-    // Let the in-process queue send them, then fail two of ours and theirs.
-    testkit::eventually(Duration::from_secs(20), async || {
-        let queued = email_delivery::Entity::find()
-            .filter(email_delivery::Column::Status.ne(DeliveryStatus::Sent))
-            .all(&app.db)
-            .await
-            .expect("read");
-        if queued.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{} not sent yet", queued.len()))
-        }
-    })
-    .await;
+    all_sent(&app).await;
     fail(&app, &ids[..2]).await;
     fail(&app, &theirs).await;
 

@@ -88,6 +88,27 @@ pub fn introspection_use(doc: &ExecutableDocument) -> IntrospectionUse {
     }
 }
 
+/// Most root fields (aliases counted, `__typename` not) one operation of an
+/// anonymous caller may select: the public operations are used one or two
+/// at a time, and a thousand aliases of `invitationPreview` in one document
+/// would be a thousand lookups for one request.
+pub const MAX_ANONYMOUS_ROOT_FIELDS: usize = 5;
+
+/// The most root fields one operation of `doc` selects (through
+/// fragments, aliases counted, `__typename` not).
+#[must_use]
+pub fn max_root_fields(doc: &ExecutableDocument) -> usize {
+    doc.operations
+        .iter()
+        .map(|(_, operation)| {
+            let mut names = Vec::new();
+            collect_root_fields(doc, &operation.node.selection_set.node, &mut names, 0);
+            names.iter().filter(|name| **name != "__typename").count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// The root fields every operation of `doc` selects, through fragments.
 fn root_field_names(doc: &ExecutableDocument) -> Vec<&str> {
     let mut names = Vec::new();

@@ -112,13 +112,22 @@ pub async fn accept_page(
 ) -> Response {
     let token = query.ok().and_then(|Query(query)| query.token).unwrap_or_default();
     let (csrf, cookie) = browser.anonymous_csrf();
-    let mut response = match invitations::preview(&state.data.db, &token).await {
-        Ok(Some(preview)) => match standing(&preview) {
-            Standing::Open => accept_form(&preview, &token, &csrf, "", None, StatusCode::OK),
-            _ => refusal(Some(&preview), &token, &csrf, false, StatusCode::OK),
-        },
-        Ok(None) => unknown_link(StatusCode::NOT_FOUND),
+    // The same limits as the `invitationPreview` query: every opening counts.
+    let counted = state
+        .data
+        .limiter
+        .acquire(Action::InvitationPreview, &token, browser.client())
+        .await;
+    let mut response = match counted {
         Err(err) => failure(err),
+        Ok(_counted) => match invitations::preview(&state.data.db, &token).await {
+            Ok(Some(preview)) => match standing(&preview) {
+                Standing::Open => accept_form(&preview, &token, &csrf, "", None, StatusCode::OK),
+                _ => refusal(Some(&preview), &token, &csrf, false, StatusCode::OK),
+            },
+            Ok(None) => unknown_link(StatusCode::NOT_FOUND),
+            Err(err) => failure(err),
+        },
     };
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);

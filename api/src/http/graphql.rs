@@ -31,8 +31,8 @@ use crate::{
         context::ClientAddr,
         loaders::Loaders,
         schema::{
-            IntrospectionUse, introspection_use, is_request_error, label_after, may_introspect, operation_label,
-            strip_suggestions,
+            IntrospectionUse, MAX_ANONYMOUS_ROOT_FIELDS, introspection_use, is_request_error, label_after,
+            max_root_fields, may_introspect, operation_label, strip_suggestions,
         },
     },
     http::{
@@ -51,6 +51,22 @@ fn introspection_refused() -> async_graphql::Response {
     );
     let mut extensions = async_graphql::ErrorExtensionValues::default();
     extensions.set("code", "FORBIDDEN");
+    error.extensions = Some(extensions);
+    async_graphql::Response::from_errors(vec![error])
+}
+
+/// The answer to an anonymous document with more root fields than
+/// [`MAX_ANONYMOUS_ROOT_FIELDS`].
+fn too_many_root_fields() -> async_graphql::Response {
+    let mut error = async_graphql::ServerError::new(
+        format!(
+            "an operation without a session may select at most {MAX_ANONYMOUS_ROOT_FIELDS} root fields \
+             (aliases count); send several requests"
+        ),
+        None,
+    );
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "QUERY_TOO_COMPLEX");
     error.extensions = Some(extensions);
     async_graphql::Response::from_errors(vec![error])
 }
@@ -324,6 +340,16 @@ async fn execute(
     if introspection != IntrospectionUse::None && !may_introspect {
         state.metrics.observe_graphql("introspection", started.elapsed(), false);
         return answer(introspection_refused(), media, StatusCode::FORBIDDEN);
+    }
+    if matches!(viewer, service::auth::Viewer::Anonymous)
+        && request
+            .parsed_query()
+            .is_ok_and(|doc| max_root_fields(doc) > MAX_ANONYMOUS_ROOT_FIELDS)
+    {
+        state
+            .metrics
+            .observe_graphql("too-many-root-fields", started.elapsed(), false);
+        return answer(too_many_root_fields(), media, StatusCode::BAD_REQUEST);
     }
     let schema = if introspection == IntrospectionUse::Only {
         request = request.only_introspection();

@@ -13,6 +13,8 @@ use crate::graphql::{
 };
 use service::asset_requests::{self, NewAssetRequest};
 
+use crate::rate_limit::Action;
+
 /// What a customer asks for.
 #[derive(InputObject)]
 pub struct RequestAssetInput {
@@ -45,7 +47,14 @@ impl AssetRequestMutation {
             needed_by: input.needed_by.map(|d| d.0),
             notes: input.notes,
         };
-        let changed = asset_requests::request(ctx.db(), ctx.settings(), user, &scope, new).await?;
+        let quota = ctx.limiter().quota(Action::AssetRequestQuota, user.id).await?;
+        let changed = match asset_requests::request(ctx.db(), ctx.settings(), user, &scope, new).await {
+            Ok(changed) => changed,
+            Err(err) => {
+                quota.refund().await;
+                return Err(err.into());
+            }
+        };
         for delivery in changed.deliveries {
             ctx.dispatch(changed.request.organization_id, Some(delivery)).await;
         }

@@ -55,7 +55,20 @@ impl InvitationMutation {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
-        let queued = invitations::invite(ctx.db(), staff, account_id, location_ids, ctx.settings()).await?;
+        let quota = ctx
+            .limiter()
+            .quota(Action::InvitationQuota, staff.organization_id)
+            .await?;
+        let queued = match invitations::invite(ctx.db(), staff, account_id, location_ids, ctx.settings()).await {
+            Ok(queued) => queued,
+            Err(err) => {
+                quota.refund().await;
+                return Err(err.into());
+            }
+        };
+        if queued.delivery_id.is_none() {
+            quota.refund().await;
+        }
         ctx.dispatch(queued.invitation.organization_id, queued.delivery_id)
             .await;
         publish_status_of(ctx, &queued.invitation);
@@ -66,7 +79,20 @@ impl InvitationMutation {
     async fn resend_invitation(&self, ctx: &Context<'_>, invitation_id: ID) -> Result<Invitation> {
         let staff = ctx.viewer().require_staff()?;
         let id = require_id(&invitation_id, "invitation")?;
-        let queued = invitations::resend(ctx.db(), staff, id, ctx.settings()).await?;
+        let quota = ctx
+            .limiter()
+            .quota(Action::InvitationQuota, staff.organization_id)
+            .await?;
+        let queued = match invitations::resend(ctx.db(), staff, id, ctx.settings()).await {
+            Ok(queued) => queued,
+            Err(err) => {
+                quota.refund().await;
+                return Err(err.into());
+            }
+        };
+        if queued.delivery_id.is_none() {
+            quota.refund().await;
+        }
         ctx.dispatch(queued.invitation.organization_id, queued.delivery_id)
             .await;
         publish_status_of(ctx, &queued.invitation);

@@ -6,7 +6,12 @@ use crate::graphql::{
     context::ContextExt,
     types::{invoice::Payment, require_id},
 };
-use service::payments::{self, PayInvoice};
+use service::{
+    ApiError,
+    payments::{self, PayInvoice},
+};
+
+use crate::rate_limit::Action;
 
 /// Payment changes.
 #[derive(Default)]
@@ -29,7 +34,17 @@ impl PaymentMutation {
             payment_method_token,
             idempotency_key,
         };
-        let paid = payments::pay(ctx.db(), ctx.payment_gateway(), ctx.settings(), payer, &scope, request).await?;
+        // Declined cards count: that is what card testing produces.
+        let quota = ctx.limiter().quota(Action::PaymentQuota, payer.id).await?;
+        let paid = match payments::pay(ctx.db(), ctx.payment_gateway(), ctx.settings(), payer, &scope, request).await {
+            Ok(paid) => paid,
+            Err(err) => {
+                if !matches!(err, ApiError::PaymentDeclined) {
+                    quota.refund().await;
+                }
+                return Err(err.into());
+            }
+        };
         ctx.dispatch(paid.payment.organization_id, paid.delivery_id).await;
         Ok(Payment(paid.payment))
     }

@@ -68,8 +68,13 @@ impl InvitationQuery {
 
     /// Public: what the accept page shows for a token. Null when the token is
     /// unknown. A link replaced by a newer one shows as EXPIRED. Reading it
-    /// never uses the token up.
+    /// never uses the token up. Rate limited per token and client address
+    /// (every opening counts, far more than a person needs).
     async fn invitation_preview(&self, ctx: &Context<'_>, token: String) -> Result<Option<InvitationPreview>> {
+        let _counted = ctx
+            .limiter()
+            .acquire(crate::rate_limit::Action::InvitationPreview, &token, ctx.client_addr())
+            .await?;
         Ok(invitations::preview(ctx.db(), &token)
             .await?
             .map(|p| InvitationPreview {

@@ -113,6 +113,8 @@ impl Invoice {
         Ok(lines)
     }
 
+    /// Payment attempts on the invoice (declined ones too), oldest first;
+    /// the latest 100 when there are more.
     async fn payments(&self, ctx: &Context<'_>) -> Result<Vec<Payment>> {
         let rows = ctx
             .loaders()
