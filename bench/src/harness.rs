@@ -30,7 +30,7 @@ pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// Email of the run's staff admin.
 pub const STAFF_EMAIL: &str = "admin@bench.example";
 /// Password of the run's staff admin.
-const STAFF_PASSWORD: &str = "bench staff password";
+pub const STAFF_PASSWORD: &str = "bench staff password";
 /// The run's organization.
 pub const ORGANIZATION: &str = "Bench Sanitation & Roll-off";
 

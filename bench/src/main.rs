@@ -30,6 +30,7 @@ mod harness;
 mod load;
 mod queue;
 mod report;
+mod soak;
 mod workers;
 
 use std::process::ExitCode;
@@ -57,6 +58,9 @@ enum Command {
     /// The email queue: bare SMTP client vs. 1 and 2 workers draining a
     /// backlog into a loopback SMTP sink, and invite-to-email latency.
     Queue(queue::QueueArgs),
+    /// 2 apis and 3 workers under worker kills, a Redis restart and a
+    /// failing then stalling relay: every invitation must arrive.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
             Command::All(args) => all::run(args).await,
             Command::Dashboard(args) => dashboard::run(args).await,
             Command::Queue(args) => queue::run(args).await,
+            Command::Soak(args) => soak::run(args).await,
         }
     });
     match result {

@@ -211,6 +211,12 @@ impl WorkerProcess {
         }
     }
 
+    /// Kills it with SIGKILL (no drain, as a crash or an OOM kill would) and
+    /// waits for it to be gone.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// Its exit status if it has exited (without waiting).
     ///
     /// # Errors

@@ -1,4 +1,5 @@
-//! What a document may cost: `Invoice.payments` is bounded in SQL; anonymous
+//! What a document may cost: complexity counts each list's page size times
+//! its rows' selection; `Invoice.payments` is bounded in SQL; anonymous
 //! operations select at most a few root fields and `invitationPreview` is
 //! rate limited; hourly quotas bound the emails and charges one tenant's
 //! staff or one customer can cause.
@@ -9,6 +10,31 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{Staff, TestApp};
+
+const STAFF_DASHBOARD: &str = "query StaffDashboard($after: String) { accounts(first: 50, after: $after) { nodes { name contact { email } portalStatus balanceDue { formatted } locations { nodes { name address { city } assets { nodes { tag status assetType { name } } } } } } } }";
+
+const DEEP: &str =
+    "{ accounts(first: 100) { nodes { locations(first: 100) { nodes { assets(first: 100) { nodes { tag } } } } } } }";
+
+#[tokio::test]
+async fn nested_pages_multiply_their_cost_and_the_dashboards_still_fit() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff("acme").await;
+    // A million assets asked for: refused before anything runs.
+    let (code, error) = app.gql_err(staff.auth(), DEEP, json!({})).await;
+    assert_eq!(code, "QUERY_TOO_COMPLEX", "{error}");
+    // Under the old rule (one per field) it cost 10: pages multiply now.
+    // The benchmark's staff dashboard (bench/src/dashboard.rs: default
+    // pages of locations and assets nested under 50 accounts) passes.
+    app.gql_ok(staff.auth(), STAFF_DASHBOARD, json!({"after": null})).await;
+    // Small pages nest deeper.
+    app.gql_ok(
+        staff.auth(),
+        "{ accounts(first: 10) { nodes { locations(first: 10) { nodes { assets(first: 10) { nodes { tag } } } } } } }",
+        json!({}),
+    )
+    .await;
+}
 
 #[tokio::test]
 async fn an_invoice_shows_its_latest_hundred_payments() {

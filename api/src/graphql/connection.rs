@@ -4,6 +4,34 @@
 use async_graphql::SimpleObject;
 pub use service::page::{Connection, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Node, Page, encode_cursor};
 
+/// What a list costs against the complexity limit
+/// ([`crate::graphql::schema::MAX_COMPLEXITY`]): a page of `first` rows
+/// (default [`DEFAULT_PAGE_SIZE`], at most [`MAX_PAGE_SIZE`]) costs one plus
+/// `first` times what one row's selection costs, so the limit bounds the
+/// rows and fields a document can ask for however deeply its lists nest. A
+/// `first` out of range counts as the most; the resolver refuses it.
+#[must_use]
+pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = match first {
+        None => DEFAULT_PAGE_SIZE,
+        Some(n) => u64::try_from(n).map_or(MAX_PAGE_SIZE, |n| n.min(MAX_PAGE_SIZE)),
+    };
+    bounded_cost(usize::try_from(rows).unwrap_or(usize::MAX), child_complexity)
+}
+
+/// The cost of a list of at most `rows` rows (see [`page_cost`]).
+#[must_use]
+pub fn bounded_cost(rows: usize, child_complexity: usize) -> usize {
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// The cost of a short list without pages (an account's portal users and
+/// invitations, an invitation's locations, the asset types): a default page.
+#[must_use]
+pub fn list_cost(child_complexity: usize) -> usize {
+    bounded_cost(usize::try_from(DEFAULT_PAGE_SIZE).unwrap_or(20), child_complexity)
+}
+
 /// Where a page ends.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct PageInfo {

@@ -1,5 +1,6 @@
 //! `accounts` and `account`.
 
+use crate::graphql::connection::page_cost;
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::graphql::{
@@ -21,6 +22,7 @@ impl AccountQuery {
     /// The accounts the viewer may see (staff: the organization's; a portal
     /// user: those its invitations granted), searchable by number, name and
     /// contact email.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,6 @@
 //! `assetRequests`.
 
+use crate::graphql::connection::page_cost;
 use async_graphql::{Context, Object, Result};
 
 use crate::graphql::{
@@ -17,6 +18,7 @@ pub struct AssetRequestQuery;
 impl AssetRequestQuery {
     /// Asset requests, oldest first: for a customer those at the locations it
     /// may see (whoever made them), for staff all of the organization's.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn asset_requests(
         &self,
         ctx: &Context<'_>,

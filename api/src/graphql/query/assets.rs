@@ -1,5 +1,6 @@
 //! `assets`, `asset` and `assetTypes`.
 
+use crate::graphql::connection::{list_cost, page_cost};
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::graphql::{
@@ -20,6 +21,7 @@ pub struct AssetQuery;
 impl AssetQuery {
     /// The assets the viewer may see (a customer: those deployed at its
     /// locations), by account, location or status.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn assets(
         &self,
         ctx: &Context<'_>,
@@ -50,6 +52,7 @@ impl AssetQuery {
 
     /// What customers can request: the organization's requestable asset types.
     /// Staff see every type.
+    #[graphql(complexity = "list_cost(child_complexity)")]
     async fn asset_types(&self, ctx: &Context<'_>) -> Result<Vec<AssetType>> {
         let viewer = ctx.viewer();
         let org = viewer.organization_id()?;

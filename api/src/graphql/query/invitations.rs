@@ -1,5 +1,6 @@
 //! `invitations`, `invitationPreview` and `emailDeliveries`.
 
+use crate::graphql::connection::page_cost;
 use async_graphql::{Context, Object, Result};
 
 use crate::graphql::{
@@ -19,6 +20,7 @@ pub struct InvitationQuery;
 #[Object]
 impl InvitationQuery {
     /// Staff only: the organization's invitations, by status.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn invitations(
         &self,
         ctx: &Context<'_>,
@@ -43,6 +45,7 @@ impl InvitationQuery {
 
     /// Staff only: every email the system queued, with its delivery state;
     /// of one status and one kind when they are given.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn email_deliveries(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,6 @@
 //! `invoices` and `invoice`.
 
+use crate::graphql::connection::page_cost;
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::graphql::{
@@ -19,6 +20,7 @@ pub struct InvoiceQuery;
 #[Object]
 impl InvoiceQuery {
     /// The invoices the viewer may see, by account or status.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,6 @@
 //! `locations` and `location`.
 
+use crate::graphql::connection::page_cost;
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::graphql::{
@@ -19,6 +20,7 @@ pub struct LocationQuery;
 #[Object]
 impl LocationQuery {
     /// The locations the viewer may see, optionally of one account.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn locations(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,6 @@
 //! The account (a customer's billing account) and its contact information.
 
+use crate::graphql::connection::{list_cost, page_cost};
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use entity::{AssetStatus as DbAssetStatus, InvoiceStatus as DbInvoiceStatus, account};
 
@@ -93,6 +94,7 @@ impl Account {
     }
 
     /// The account's locations (sites).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn locations(
         &self,
         ctx: &Context<'_>,
@@ -109,6 +111,7 @@ impl Account {
     }
 
     /// Assets deployed at the account's locations.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn assets(
         &self,
         ctx: &Context<'_>,
@@ -131,6 +134,7 @@ impl Account {
     }
 
     /// The account's invoices.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -158,6 +162,7 @@ impl Account {
     }
 
     /// Staff only: the portal users with access to this account.
+    #[graphql(complexity = "list_cost(child_complexity)")]
     async fn portal_users(&self, ctx: &Context<'_>) -> Result<Vec<PortalUser>> {
         ctx.viewer().require_staff()?;
         let rows = ctx
@@ -169,6 +174,7 @@ impl Account {
     }
 
     /// Staff only: the account's invitations, newest first.
+    #[graphql(complexity = "list_cost(child_complexity)")]
     async fn invitations(&self, ctx: &Context<'_>) -> Result<Vec<Invitation>> {
         ctx.viewer().require_staff()?;
         let rows = ctx
@@ -181,6 +187,7 @@ impl Account {
 
     /// Staff only: who invited, resent, revoked, accepted, requested, paid —
     /// newest first (`after` continues towards older events).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

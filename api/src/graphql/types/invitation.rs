@@ -1,5 +1,6 @@
 //! Invitations, their preview on the accept page, and email deliveries.
 
+use crate::graphql::connection::list_cost;
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{email_delivery, invitation};
@@ -99,6 +100,7 @@ impl Invitation {
     }
 
     /// Null when the invitation covers the whole account.
+    #[graphql(complexity = "list_cost(child_complexity)")]
     async fn locations(&self, ctx: &Context<'_>) -> Result<Option<Vec<Location>>> {
         if self.0.whole_account {
             return Ok(None);

@@ -1,5 +1,6 @@
 //! Invoices, their lines and payments.
 
+use crate::graphql::connection::bounded_cost;
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{InvoiceStatus as DbInvoiceStatus, invoice, invoice_line, payment};
@@ -100,6 +101,7 @@ impl Invoice {
         self.money(self.0.amount_due_cents)
     }
 
+    #[graphql(complexity = "bounded_cost(service::invoices::MAX_LINES, child_complexity)")]
     async fn lines(&self, ctx: &Context<'_>) -> Result<Vec<InvoiceLine>> {
         let rows = ctx.loaders().one(LinesOfInvoice(self.0.id)).await?.unwrap_or_default();
         let mut lines: Vec<InvoiceLine> = rows
@@ -115,6 +117,7 @@ impl Invoice {
 
     /// Payment attempts on the invoice (declined ones too), oldest first;
     /// the latest 100 when there are more.
+    #[graphql(complexity = "bounded_cost(service::invoices::MAX_PAYMENTS_SHOWN, child_complexity)")]
     async fn payments(&self, ctx: &Context<'_>) -> Result<Vec<Payment>> {
         let rows = ctx
             .loaders()

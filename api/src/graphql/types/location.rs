@@ -1,5 +1,6 @@
 //! Locations: the physical sites of an account.
 
+use crate::graphql::connection::page_cost;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use entity::{AssetStatus as DbAssetStatus, location};
 
@@ -76,6 +77,7 @@ impl Location {
     }
 
     /// Assets deployed here.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn assets(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,6 @@
 //! Staff users, portal users, the viewer union and sessions.
 
+use crate::graphql::connection::page_cost;
 use async_graphql::{Context, ID, Object, Result, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 use entity::{portal_user, staff_user};
@@ -69,6 +70,7 @@ impl PortalUser {
     }
 
     /// The accounts this user was given access to.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,

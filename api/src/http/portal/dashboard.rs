@@ -1,7 +1,11 @@
 //! `GET /portal`: the signed-in customer's dashboard — each granted account
 //! (a switcher when there are several) with its balance due, each granted
 //! location with the assets deployed there, open asset requests and open
-//! invoices. One document (`documents/Dashboard.graphql`) reads it all.
+//! invoices. Two documents read it: `documents/Dashboard.graphql` (who,
+//! the account list, the requests) and `documents/DashboardAccount.graphql`
+//! (the account shown, with its locations, assets and invoices), so that the
+//! page never asks for every account's locations and assets at once (the
+//! complexity limit multiplies nested pages).
 
 use askama::Template;
 use axum::{
@@ -19,6 +23,7 @@ use super::{
 use crate::AppState;
 
 const DASHBOARD: &str = include_str!("documents/Dashboard.graphql");
+const DASHBOARD_ACCOUNT: &str = include_str!("documents/DashboardAccount.graphql");
 
 /// `?account=<id>`: which of the customer's accounts to show.
 #[derive(Debug, Default, Deserialize)]
@@ -46,7 +51,18 @@ struct ViewerData {
     #[serde(default)]
     email: String,
     organization: Option<OrganizationData>,
-    accounts: Option<Nodes<AccountData>>,
+    accounts: Option<Nodes<AccountSummary>>,
+}
+
+#[derive(Deserialize)]
+struct AccountSummary {
+    id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct AccountAnswer {
+    account: Option<AccountData>,
 }
 
 #[derive(Deserialize)]
@@ -192,20 +208,43 @@ pub async fn dashboard(
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
-    let answer = run(&state, viewer, browser.client, DASHBOARD, json!({})).await;
+    let answer = run(&state, viewer.clone(), browser.client, DASHBOARD, json!({})).await;
     let Some(data) = answer.data::<Data>() else {
         return something_went_wrong();
     };
-    let Some(viewer) = data.viewer.filter(|v| v.typename == "PortalUser") else {
+    let Some(user) = data.viewer.filter(|v| v.typename == "PortalUser") else {
         // Signed out between the two reads.
         return see_other("/portal/sign-in", []);
     };
     let wanted = query.ok().and_then(|Query(q)| q.account);
-    let remember = viewer
+    let accounts = user.accounts.as_ref().map_or(&[][..], |a| a.nodes.as_slice());
+    let shown_id = accounts
+        .iter()
+        .find(|a| Some(a.id.as_str()) == wanted.as_deref())
+        .or_else(|| accounts.first())
+        .map(|a| a.id.clone());
+    let shown = match &shown_id {
+        None => None,
+        Some(id) => {
+            let answer = run(
+                &state,
+                viewer,
+                browser.client,
+                DASHBOARD_ACCOUNT,
+                json!({"account": id}),
+            )
+            .await;
+            let Some(data) = answer.data::<AccountAnswer>() else {
+                return something_went_wrong();
+            };
+            data.account
+        }
+    };
+    let remember = user
         .organization
         .as_ref()
         .and_then(|o| organization_cookie(&browser, &o.slug));
-    let view = view(viewer, data.asset_requests.nodes, wanted.as_deref());
+    let view = view(user, data.asset_requests.nodes, shown);
     let csrf = browser.session.as_deref().map(csrf_token).unwrap_or_default();
     let mut response = page(
         StatusCode::OK,
@@ -226,16 +265,18 @@ pub async fn dashboard(
     response
 }
 
-fn view(viewer: ViewerData, requests: Vec<RequestData>, wanted: Option<&str>) -> View {
+fn view(viewer: ViewerData, requests: Vec<RequestData>, shown: Option<AccountData>) -> View {
     let accounts = viewer.accounts.map(|a| a.nodes).unwrap_or_default();
-    let shown = accounts.iter().position(|a| Some(a.id.as_str()) == wanted).unwrap_or(0);
+    let shown_id = shown.as_ref().map(|a| a.id.clone());
     let list = accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.id.clone(), a.name.clone(), i == shown))
+        .into_iter()
+        .map(|a| {
+            let is_shown = Some(&a.id) == shown_id.as_ref();
+            (a.id, a.name, is_shown)
+        })
         .collect();
     let organization = viewer.organization;
-    let account = accounts.into_iter().nth(shown).map(|account| {
+    let account = shown.map(|account| {
         let requests = requests
             .into_iter()
             .filter(|r| r.location.account.id == account.id)
