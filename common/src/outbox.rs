@@ -285,21 +285,12 @@ pub async fn requeue_failed(
     id: Uuid,
     redeliver_after: std::time::Duration,
 ) -> Result<bool, DbErr> {
-    let now = Utc::now();
-    let result = email_delivery::Entity::update_many()
-        .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Queued))
-        .col_expr(email_delivery::Column::Attempts, Expr::value(0))
-        .col_expr(
-            email_delivery::Column::NextAttemptAt,
-            Expr::value(now + chrono_duration(redeliver_after)),
-        )
-        .col_expr(email_delivery::Column::QueuedAt, Expr::value(now))
-        .filter(email_delivery::Column::Id.eq(id))
-        .filter(email_delivery::Column::OrganizationId.eq(organization_id))
-        .filter(email_delivery::Column::Status.eq(DeliveryStatus::Failed))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    let one = Selection {
+        organization_id: Some(organization_id),
+        ids: Some(vec![id]),
+        ..Selection::default()
+    };
+    Ok(!requeue_failed_many(db, &one, 1, redeliver_after).await?.is_empty())
 }
 
 /// Which deliveries an operator (`api deliveries`) or staff (bulk retry)

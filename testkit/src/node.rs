@@ -26,7 +26,15 @@ pub fn packages_dir() -> PathBuf {
 /// When Node or npm is missing, or the install fails: the tests that need
 /// the packages cannot run, and say why instead of skipping.
 pub fn ensure_packages() -> PathBuf {
-    let dir = packages_dir();
+    ensure_packages_in(packages_dir(), "the test tools'")
+}
+
+/// The same for the npm project in `dir` (`whose` names it in the message
+/// saying what is installed, e.g. "the deploy validator's").
+///
+/// # Panics
+/// As [`ensure_packages`].
+pub fn ensure_packages_in(dir: PathBuf, whose: &str) -> PathBuf {
     let _guard = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let lock = dir.join("package-lock.json");
     let installed = dir.join("node_modules/.package-lock.json");
@@ -37,7 +45,7 @@ pub fn ensure_packages() -> PathBuf {
     };
     if !fresh {
         eprintln!(
-            "installing the test tools' npm packages into {} (npm ci, pinned by package-lock.json)",
+            "installing {whose} npm packages into {} (npm ci, pinned by package-lock.json)",
             dir.join("node_modules").display()
         );
         let status = Command::new("npm")

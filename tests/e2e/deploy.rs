@@ -12,7 +12,6 @@
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
-    sync::Mutex,
     time::{Duration, Instant},
 };
 
@@ -54,36 +53,10 @@ impl Drop for TempDir {
 
 // --- the validator -----------------------------------------------------------
 
-/// Serialises `npm ci` between the tests of this process.
-static INSTALL: Mutex<()> = Mutex::new(());
-
-/// `deploy/validate` with its npm packages installed: `npm ci` (pinned by
-/// its package-lock.json) when `node_modules` is missing or older than the
-/// lock file, as `testkit::node` does for `tests/js`.
+/// `deploy/validate` with its npm packages installed (`npm ci`, pinned by
+/// its package-lock.json, when `node_modules` is missing or stale).
 fn validator() -> PathBuf {
-    let dir = repo().join("deploy/validate");
-    let _guard = INSTALL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let fresh = match (
-        modified(&dir.join("node_modules/.package-lock.json")),
-        modified(&dir.join("package-lock.json")),
-    ) {
-        (Some(installed), Some(lock)) => installed >= lock,
-        _ => false,
-    };
-    if !fresh {
-        eprintln!(
-            "installing the deploy validator's npm packages into {} (npm ci, pinned by package-lock.json)",
-            dir.join("node_modules").display()
-        );
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .unwrap_or_else(|e| panic!("running npm (install Node.js 20 and npm): {e}"));
-        assert!(status.success(), "npm ci in {} failed: {status}", dir.display());
-    }
-    dir
+    testkit::node::ensure_packages_in(repo().join("deploy/validate"), "the deploy validator's")
 }
 
 /// `node deploy/validate/validate.mjs ARGS`.

@@ -59,16 +59,11 @@ impl InvitationMutation {
             .limiter()
             .quota(Action::InvitationQuota, staff.organization_id)
             .await?;
-        let queued = match invitations::invite(ctx.db(), staff, account_id, location_ids, ctx.settings()).await {
-            Ok(queued) => queued,
-            Err(err) => {
-                quota.refund().await;
-                return Err(err.into());
-            }
-        };
-        if queued.delivery_id.is_none() {
-            quota.refund().await;
-        }
+        let queued = charged(
+            quota,
+            invitations::invite(ctx.db(), staff, account_id, location_ids, ctx.settings()).await,
+        )
+        .await?;
         ctx.dispatch(queued.invitation.organization_id, queued.delivery_id)
             .await;
         publish_status_of(ctx, &queued.invitation);
@@ -83,16 +78,7 @@ impl InvitationMutation {
             .limiter()
             .quota(Action::InvitationQuota, staff.organization_id)
             .await?;
-        let queued = match invitations::resend(ctx.db(), staff, id, ctx.settings()).await {
-            Ok(queued) => queued,
-            Err(err) => {
-                quota.refund().await;
-                return Err(err.into());
-            }
-        };
-        if queued.delivery_id.is_none() {
-            quota.refund().await;
-        }
+        let queued = charged(quota, invitations::resend(ctx.db(), staff, id, ctx.settings()).await).await?;
         ctx.dispatch(queued.invitation.organization_id, queued.delivery_id)
             .await;
         publish_status_of(ctx, &queued.invitation);
@@ -159,4 +145,17 @@ impl InvitationMutation {
         ctx.app().dispatch_requested(queued).await;
         Ok(true)
     }
+}
+
+/// An invite or resend against the organization's hourly quota of
+/// invitation emails: the use is handed back unless an email was queued.
+async fn charged(
+    quota: crate::rate_limit::Attempt<'_>,
+    result: Result<invitations::Queued, ApiError>,
+) -> Result<invitations::Queued, ApiError> {
+    match &result {
+        Ok(queued) if queued.delivery_id.is_some() => {}
+        _ => quota.refund().await,
+    }
+    result
 }
