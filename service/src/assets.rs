@@ -7,7 +7,8 @@ use chrono::Utc;
 use entity::{AssetStatus, asset, asset_type, location};
 use migration::constraint;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Query,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
+    sea_query::Query,
 };
 use uuid::Uuid;
 
@@ -77,37 +78,155 @@ pub async fn find(db: &impl ConnectionTrait, scope: &Scope, id: Uuid) -> Result<
     Ok(asset::Entity::find_by_id(id).filter(scope.assets()).one(db).await?)
 }
 
-/// The visible assets deployed at each of `location_ids`, in id order,
-/// read with their asset types in one statement (a LEFT JOIN); the types
-/// come back beside them, so that a page of assets needs no further
-/// statement for `assetType`.
+fn assets_at(scope: &Scope, location_ids: &[Uuid], status: Option<AssetStatus>) -> sea_orm::Select<asset::Entity> {
+    let query = asset::Entity::find()
+        .filter(asset::Column::LocationId.is_in(location_ids.iter().copied()))
+        .filter(scope.assets_at(location_ids));
+    match status {
+        Some(status) => query.filter(asset::Column::Status.eq(status)),
+        None => query,
+    }
+}
+
+/// One page of the visible assets at each location (of `status`, when
+/// given; see [`crate::page_per_parent`]: at most `page.first + 1` per
+/// location, read in SQL).
 ///
 /// # Errors
 /// Internal on database failure.
-pub async fn at_locations(
+pub async fn page_at_locations(
     db: &impl ConnectionTrait,
     scope: &Scope,
     location_ids: &[Uuid],
-) -> Result<(HashMap<Uuid, Vec<asset::Model>>, Vec<asset_type::Model>), ApiError> {
-    let rows = asset::Entity::find()
-        .find_also_related(asset_type::Entity)
-        .filter(asset::Column::LocationId.is_in(location_ids.iter().copied()))
-        .filter(scope.assets_at(location_ids))
-        .order_by_asc(asset::Column::Id)
+    status: Option<AssetStatus>,
+    page: crate::Page,
+) -> Result<HashMap<Uuid, Vec<asset::Model>>, ApiError> {
+    let select = assets_at(scope, location_ids, status);
+    let rows = crate::page_per_parent(db, select, asset::Column::LocationId, asset::Column::Id, page).await?;
+    Ok(crate::group_by(location_ids, rows, |row| row.location_id))
+}
+
+/// How many visible assets (of `status`, when given) each location has.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn count_at_locations(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    location_ids: &[Uuid],
+    status: Option<AssetStatus>,
+) -> Result<HashMap<Uuid, u64>, ApiError> {
+    let select = assets_at(scope, location_ids, status);
+    Ok(crate::count_per_parent(db, select, asset::Column::LocationId).await?)
+}
+
+/// The visible assets deployed at an account's visible locations (of
+/// `status`, when given), joined to their locations.
+fn assets_of_accounts(
+    scope: &Scope,
+    account_ids: &[Uuid],
+    status: Option<AssetStatus>,
+) -> sea_orm::Select<asset::Entity> {
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
+    let query = asset::Entity::find()
+        .join(JoinType::InnerJoin, asset::Relation::Location.def())
+        .filter(location::Column::AccountId.is_in(account_ids.iter().copied()))
+        .filter(scope.assets())
+        .filter(scope.locations());
+    match status {
+        Some(status) => query.filter(asset::Column::Status.eq(status)),
+        None => query,
+    }
+}
+
+/// An asset with the account of its location (the window's parent).
+struct OfAccount {
+    asset: asset::Model,
+    account_id: Uuid,
+}
+
+impl sea_orm::FromQueryResult for OfAccount {
+    fn from_query_result(row: &sea_orm::QueryResult, prefix: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            asset: asset::Model::from_query_result(row, prefix)?,
+            account_id: row.try_get(prefix, "parent_account_id")?,
+        })
+    }
+}
+
+/// One page of the visible assets across each account's visible locations
+/// (`Account.assets`; of `status`, when given): at most `page.first + 1`
+/// per account after `page.after`, read in SQL with a window over the
+/// accounts.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn page_of_accounts(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    account_ids: &[Uuid],
+    status: Option<AssetStatus>,
+    page: Page,
+) -> Result<HashMap<Uuid, Vec<asset::Model>>, ApiError> {
+    use sea_orm::{
+        QueryTrait,
+        sea_query::{Alias, Asterisk, Expr, ExprTrait, Order},
+    };
+    let mut select = assets_of_accounts(scope, account_ids, status);
+    if let Some(after) = page.after {
+        select = select.filter(asset::Column::Id.gt(after));
+    }
+    let mut inner = select.into_query();
+    inner.expr_as(
+        Expr::col((location::Entity, location::Column::AccountId)),
+        Alias::new("parent_account_id"),
+    );
+    inner.expr_as(
+        Expr::cust(r#"ROW_NUMBER() OVER (PARTITION BY "locations"."account_id" ORDER BY "assets"."id")"#),
+        Alias::new("row_in_parent"),
+    );
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("windowed"))
+        .and_where(Expr::col(Alias::new("row_in_parent")).lte(page.first.saturating_add(1)))
+        .order_by(Alias::new("id"), Order::Asc)
+        .to_owned();
+    let statement = db.get_database_backend().build(&outer);
+    let rows = OfAccount::find_by_statement(statement).all(db).await?;
+    let mut grouped: HashMap<Uuid, Vec<asset::Model>> = account_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(row.account_id).or_default().push(row.asset);
+    }
+    Ok(grouped)
+}
+
+/// How many visible assets (of `status`, when given) are deployed at each
+/// account's visible locations.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn count_of_accounts(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    account_ids: &[Uuid],
+    status: Option<AssetStatus>,
+) -> Result<HashMap<Uuid, u64>, ApiError> {
+    use sea_orm::{
+        QuerySelect,
+        sea_query::{Expr, ExprTrait},
+    };
+    let counts: Vec<(Uuid, i64)> = assets_of_accounts(scope, account_ids, status)
+        .select_only()
+        .column(location::Column::AccountId)
+        .column_as(Expr::col((asset::Entity, asset::Column::Id)).count(), "n")
+        .group_by(location::Column::AccountId)
+        .into_tuple()
         .all(db)
         .await?;
-    let mut types: HashMap<Uuid, asset_type::Model> = HashMap::new();
-    let mut assets = Vec::with_capacity(rows.len());
-    for (row, asset_type) in rows {
-        if let Some(asset_type) = asset_type.filter(|t| t.organization_id == scope.organization_id()) {
-            types.entry(asset_type.id).or_insert(asset_type);
-        }
-        assets.push(row);
-    }
-    Ok((
-        crate::group_by(location_ids, assets, |row| row.location_id),
-        types.into_values().collect(),
-    ))
+    Ok(counts
+        .into_iter()
+        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+        .collect())
 }
 
 /// The organization's asset types, by name.

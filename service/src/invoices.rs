@@ -125,6 +125,48 @@ pub async fn of_accounts(
     Ok(crate::group_by(account_ids, rows, |row| Some(row.account_id)))
 }
 
+fn invoices_of(scope: &Scope, account_ids: &[Uuid], status: Option<InvoiceStatus>) -> sea_orm::Select<invoice::Entity> {
+    let query = invoice::Entity::find()
+        .filter(invoice::Column::AccountId.is_in(account_ids.iter().copied()))
+        .filter(scope.invoices());
+    match status {
+        Some(status) => query.filter(invoice::Column::Status.eq(status)),
+        None => query,
+    }
+}
+
+/// One page of each account's visible invoices (of `status`, when given;
+/// see [`crate::page_per_parent`]: at most `page.first + 1` per account,
+/// read in SQL).
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn page_of_accounts(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    account_ids: &[Uuid],
+    status: Option<InvoiceStatus>,
+    page: crate::Page,
+) -> Result<HashMap<Uuid, Vec<invoice::Model>>, ApiError> {
+    let select = invoices_of(scope, account_ids, status);
+    let rows = crate::page_per_parent(db, select, invoice::Column::AccountId, invoice::Column::Id, page).await?;
+    Ok(crate::group_by(account_ids, rows, |row| Some(row.account_id)))
+}
+
+/// How many visible invoices (of `status`, when given) each account has.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn count_of_accounts(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    account_ids: &[Uuid],
+    status: Option<InvoiceStatus>,
+) -> Result<HashMap<Uuid, u64>, ApiError> {
+    let select = invoices_of(scope, account_ids, status);
+    Ok(crate::count_per_parent(db, select, invoice::Column::AccountId).await?)
+}
+
 /// The lines of each visible invoice of `invoice_ids`, in id order.
 ///
 /// # Errors

@@ -121,6 +121,78 @@ where
     E::find().from_raw_sql(statement).all(db).await
 }
 
+/// Runs `select`, keeping of each `parent` value one page: the rows after
+/// `page.after` (by `id`), at most `page.first + 1` of them (the extra row
+/// tells a next page exists), read in SQL with a window function, so a
+/// nested connection never reads more than its page per parent. Returned
+/// in ascending `id` order.
+///
+/// # Errors
+/// On database failure.
+pub async fn page_per_parent<E>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    parent: E::Column,
+    id: E::Column,
+    page: Page,
+) -> Result<Vec<E::Model>, sea_orm::DbErr>
+where
+    E: EntityTrait,
+{
+    use sea_orm::{
+        IdenStatic, QueryTrait,
+        sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query},
+    };
+    let select = match page.after {
+        Some(after) => select.filter(id.gt(after)),
+        None => select,
+    };
+    let mut inner = select.into_query();
+    inner.expr_as(
+        Expr::cust(format!(
+            r#"ROW_NUMBER() OVER (PARTITION BY "{}" ORDER BY "{}")"#,
+            parent.as_str(),
+            id.as_str()
+        )),
+        Alias::new("row_in_parent"),
+    );
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("windowed"))
+        .and_where(Expr::col(Alias::new("row_in_parent")).lte(page.first.saturating_add(1)))
+        .order_by(Alias::new(id.as_str()), Order::Asc)
+        .to_owned();
+    let statement = db.get_database_backend().build(&outer);
+    E::find().from_raw_sql(statement).all(db).await
+}
+
+/// How many rows `select` has for each `parent` value, in one statement.
+///
+/// # Errors
+/// On database failure.
+pub async fn count_per_parent<E>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    parent: E::Column,
+) -> Result<HashMap<uuid::Uuid, u64>, sea_orm::DbErr>
+where
+    E: EntityTrait,
+{
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let counts: Vec<(uuid::Uuid, i64)> = select
+        .select_only()
+        .column(parent)
+        .column_as(Expr::col(parent).count(), "n")
+        .group_by(parent)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(counts
+        .into_iter()
+        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
 /// Groups `rows` (already in order) by the parent `parent_of` names, with
 /// an entry, possibly empty, for every id of `parents`: what the batched
 /// reads behind nested lists return.

@@ -4,7 +4,7 @@ use chrono::Utc;
 use entity::location;
 use std::collections::HashMap;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::{accounts, validate};
@@ -72,23 +72,37 @@ pub async fn by_ids(
         .await?)
 }
 
-/// The visible locations of each of `account_ids`, in id order, in one
-/// statement (every id has an entry).
+/// One page of each account's visible locations (see
+/// [`crate::page_per_parent`]: at most `page.first + 1` per account, read in SQL).
 ///
 /// # Errors
 /// Internal on database failure.
-pub async fn of_accounts(
+pub async fn page_of_accounts(
     db: &impl ConnectionTrait,
     scope: &Scope,
     account_ids: &[Uuid],
+    page: crate::Page,
 ) -> Result<HashMap<Uuid, Vec<location::Model>>, ApiError> {
-    let rows = location::Entity::find()
+    let select = location::Entity::find()
         .filter(location::Column::AccountId.is_in(account_ids.iter().copied()))
-        .filter(scope.locations())
-        .order_by_asc(location::Column::Id)
-        .all(db)
-        .await?;
+        .filter(scope.locations());
+    let rows = crate::page_per_parent(db, select, location::Column::AccountId, location::Column::Id, page).await?;
     Ok(crate::group_by(account_ids, rows, |row| Some(row.account_id)))
+}
+
+/// How many visible locations each account has.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn count_of_accounts(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    account_ids: &[Uuid],
+) -> Result<HashMap<Uuid, u64>, ApiError> {
+    let select = location::Entity::find()
+        .filter(location::Column::AccountId.is_in(account_ids.iter().copied()))
+        .filter(scope.locations());
+    Ok(crate::count_per_parent(db, select, location::Column::AccountId).await?)
 }
 
 /// Adds a location to an account.

@@ -230,3 +230,73 @@ async fn asset_requests_and_payment_attempts_per_user_are_bounded_per_hour() {
             .is_some_and(|m| m.contains("PAYMENT_ATTEMPTS_PER_USER_PER_HOUR"))
     );
 }
+
+/// Nested connections read one page per parent in SQL: at most `first + 1`
+/// rows of each parent's children (the extra row says a next page exists),
+/// however many there are, while `totalCount` and the pages themselves stay
+/// what paging in memory gave.
+#[tokio::test]
+async fn nested_pages_read_at_most_first_plus_one_rows_per_parent() {
+    let app = TestApp::spawn().await;
+    let staff = app.staff("acme").await;
+    let inserted = app.insert_accounts(staff.organization_id, 3, 12, 9).await;
+    let scope = service::Scope::organization(staff.organization_id);
+    let page = service::Page::new(Some(4), None).expect("page");
+
+    let locations = service::locations::page_of_accounts(&app.db, &scope, &inserted.accounts, page)
+        .await
+        .expect("locations");
+    for account in &inserted.accounts {
+        assert_eq!(locations[account].len(), 5, "first + 1 of 12 locations");
+    }
+    let of_accounts = service::assets::page_of_accounts(&app.db, &scope, &inserted.accounts, None, page)
+        .await
+        .expect("assets of accounts");
+    for account in &inserted.accounts {
+        assert_eq!(
+            of_accounts[account].len(),
+            5,
+            "first + 1 of 108 assets across 12 locations"
+        );
+    }
+    let some_locations: Vec<Uuid> = inserted.locations.iter().take(3).copied().collect();
+    let assets = service::assets::page_at_locations(&app.db, &scope, &some_locations, None, page)
+        .await
+        .expect("assets");
+    for location in &some_locations {
+        assert_eq!(assets[location].len(), 5, "first + 1 of 9 assets");
+    }
+    // After a cursor: the rows that follow it, per parent.
+    let first_rows: Vec<Uuid> = some_locations.iter().map(|l| assets[l][3].id).collect();
+    let after =
+        service::Page::new(Some(4), Some(&api::graphql::connection::encode_cursor(first_rows[0]))).expect("page after");
+    let next = service::assets::page_at_locations(&app.db, &scope, &some_locations[..1], None, after)
+        .await
+        .expect("next page");
+    assert_eq!(next[&some_locations[0]].len(), 5);
+    assert!(next[&some_locations[0]].iter().all(|a| a.id > first_rows[0]));
+
+    // Through GraphQL: pages, cursors and counts as before.
+    let data = app
+        .gql_ok(
+            staff.auth(),
+            "{ accounts(first: 3) { nodes { assets(first: 4) { totalCount pageInfo { hasNextPage } nodes { id } } locations(first: 4) { totalCount pageInfo { hasNextPage } nodes { assets(first: 4) { totalCount pageInfo { hasNextPage endCursor } nodes { id } } } } } } }",
+            json!({}),
+        )
+        .await;
+    for account in data["accounts"]["nodes"].as_array().expect("accounts") {
+        assert_eq!(account["assets"]["totalCount"], 108);
+        assert_eq!(account["assets"]["pageInfo"]["hasNextPage"], true);
+        assert_eq!(account["assets"]["nodes"].as_array().expect("assets").len(), 4);
+        let locations = &account["locations"];
+        assert_eq!(locations["totalCount"], 12);
+        assert_eq!(locations["pageInfo"]["hasNextPage"], true);
+        let nodes = locations["nodes"].as_array().expect("locations");
+        assert_eq!(nodes.len(), 4);
+        for location in nodes {
+            assert_eq!(location["assets"]["totalCount"], 9);
+            assert_eq!(location["assets"]["pageInfo"]["hasNextPage"], true);
+            assert_eq!(location["assets"]["nodes"].as_array().expect("assets").len(), 4);
+        }
+    }
+}

@@ -34,11 +34,11 @@ use async_graphql::{
     futures_util::{StreamExt, future::BoxFuture, stream::FuturesUnordered},
 };
 use entity::{
-    PortalStatus, account, asset, asset_type, email_delivery, invitation, invoice, invoice_line, location,
-    organization, payment, portal_user, staff_user,
+    AssetStatus, InvoiceStatus, PortalStatus, account, asset, asset_type, email_delivery, invitation, invoice,
+    invoice_line, location, organization, payment, portal_user, staff_user,
 };
 use sea_orm::DatabaseConnection;
-use service::{Scope, accounts, assets, deliveries, invitations, invoices, locations, organizations, users};
+use service::{Page, Scope, accounts, assets, deliveries, invitations, invoices, locations, organizations, users};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -86,19 +86,22 @@ impl Loaders {
         ScopeHandle(self.batch.loader().scope.clone())
     }
 
+    /// Location `id` if a page of this request already read it (see
+    /// `Batch::seen_locations`); `None` means: look it up.
+    #[must_use]
+    pub fn seen_location(&self, id: Uuid) -> Option<location::Model> {
+        self.batch.loader().seen_locations.lock().ok()?.get(&id).cloned()
+    }
+
     /// The organization's asset type `id`. A page of assets names a handful
-    /// of types over and over: the types read along with assets
-    /// ([`AssetsAtLocation`]) answer without a statement; otherwise the first
-    /// call reads all of the organization's types (one statement per
-    /// request) and later calls look them up, without a DataLoader round per
-    /// asset.
+    /// of types over and over: the first call reads all of the
+    /// organization's types (one statement per request) and later calls
+    /// look them up, without a DataLoader round per asset.
     ///
     /// # Errors
     /// Internal on database failure.
     pub async fn asset_type(&self, id: Uuid) -> Result<Option<asset_type::Model>, ApiError> {
-        if let Ok(seen) = self.batch.loader().seen_asset_types.lock()
-            && let Some(found) = seen.get(&id)
-        {
+        if let Some(found) = self.batch.loader().asset_types.get().and_then(|types| types.get(&id)) {
             return Ok(Some(found.clone()));
         }
         let types = self
@@ -283,9 +286,16 @@ pub struct Batch {
     /// `None` for anonymous callers: every lookup finds nothing. Behind a
     /// lock for [`Loaders::scope_handle`]; read once per batch.
     scope: Arc<std::sync::RwLock<Option<Scope>>>,
-    /// Asset types met while loading assets (read with them, in the same
-    /// statement), so that `Asset.assetType` usually needs no statement.
-    seen_asset_types: Arc<Mutex<HashMap<Uuid, asset_type::Model>>>,
+    /// The organization's asset types, read in the batch that loaded the
+    /// first page of assets, so that `Asset.assetType` needs no statement
+    /// of its own in the middle of resolving (which would split the
+    /// request's later batches).
+    asset_types: Arc<tokio::sync::OnceCell<HashMap<Uuid, asset_type::Model>>>,
+    /// The locations pages of this request read (`Account.locations`), so
+    /// that `Asset.location` of an asset deployed at one of them needs no
+    /// lookup: otherwise the same locations can be looked up in two rounds,
+    /// depending on which of two pages of assets finished first.
+    seen_locations: Arc<Mutex<HashMap<Uuid, location::Model>>>,
 }
 
 impl Batch {
@@ -293,7 +303,8 @@ impl Batch {
         Self {
             db,
             scope: Arc::new(std::sync::RwLock::new(scope)),
-            seen_asset_types: Arc::default(),
+            asset_types: Arc::default(),
+            seen_locations: Arc::default(),
         }
     }
 
@@ -320,12 +331,6 @@ key_types! {
     LocationKey;
     /// An invoice by id.
     InvoiceKey;
-    /// The locations of an account.
-    LocationsOfAccount;
-    /// The assets deployed at a location.
-    AssetsAtLocation;
-    /// The invoices of an account.
-    InvoicesOfAccount;
     /// The OPEN invoices of an account (its balance, and the portal's
     /// "to pay" list), without reading the paid ones.
     OpenInvoicesOfAccount;
@@ -409,8 +414,6 @@ impl Loader<OrganizationKey> for Batch {
     }
 }
 
-load_map!(LocationsOfAccount => Vec<location::Model>, |db, scope, ids| locations::of_accounts(db, scope, &ids));
-load_map!(InvoicesOfAccount => Vec<invoice::Model>, |db, scope, ids| invoices::of_accounts(db, scope, &ids, false));
 load_map!(OpenInvoicesOfAccount => Vec<invoice::Model>, |db, scope, ids| invoices::of_accounts(db, scope, &ids, true));
 load_map!(LinesOfInvoice => Vec<invoice_line::Model>, |db, scope, ids| invoices::lines_of(db, scope, &ids));
 load_map!(PaymentsOfInvoice => Vec<payment::Model>, |db, scope, ids| invoices::payments_of(db, scope, &ids));
@@ -420,24 +423,197 @@ load_map!(LatestDeliveryOfInvitation => email_delivery::Model, |db, scope, ids| 
 load_map!(PortalUsersOfAccount => Vec<portal_user::Model>, |db, scope, ids| users::portal_of_accounts(db, scope, &ids));
 load_map!(PortalStatusOfAccount => PortalStatus, |db, scope, ids| accounts::portal_statuses(db, scope, ids));
 
-impl Loader<AssetsAtLocation> for Batch {
-    type Value = Vec<asset::Model>;
+/// One page (`Page`) of an account's locations, read in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LocationPageOfAccount(pub Uuid, pub Page);
+
+/// How many locations an account has (`totalCount`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LocationCountOfAccount(pub Uuid);
+
+/// One page of the assets at a location (of one status, when given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AssetPageAtLocation(pub Uuid, pub Option<AssetStatus>, pub Page);
+
+/// How many assets (of one status, when given) are at a location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AssetCountAtLocation(pub Uuid, pub Option<AssetStatus>);
+
+/// One page of an account's invoices (of one status, when given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InvoicePageOfAccount(pub Uuid, pub Option<InvoiceStatus>, pub Page);
+
+/// How many invoices (of one status, when given) an account has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InvoiceCountOfAccount(pub Uuid, pub Option<InvoiceStatus>);
+
+/// Loads `keys` in groups of the same arguments (`group` tells a key's
+/// arguments and parent): one service call, so one statement, per group.
+async fn by_group<K, G, V, Fut>(
+    keys: &[K],
+    group: impl Fn(&K) -> (G, Uuid),
+    load: impl Fn(G, Vec<Uuid>) -> Fut,
+) -> Result<HashMap<K, V>, Arc<ApiError>>
+where
+    K: Clone + Eq + Hash,
+    G: Eq + Hash,
+    Fut: Future<Output = Result<HashMap<Uuid, V>, ApiError>>,
+{
+    let mut groups: HashMap<G, Vec<(K, Uuid)>> = HashMap::new();
+    for key in keys {
+        let (arguments, parent) = group(key);
+        groups.entry(arguments).or_default().push((key.clone(), parent));
+    }
+    let mut out = HashMap::with_capacity(keys.len());
+    for (arguments, members) in groups {
+        let parents = members.iter().map(|(_, parent)| *parent).collect();
+        let mut found = load(arguments, parents).await?;
+        for (key, parent) in members {
+            if let Some(value) = found.remove(&parent) {
+                out.insert(key, value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Implements `Loader<$key>` through [`by_group`].
+macro_rules! load_grouped {
+    ($key:ident => $value:ty, |$k:ident| $group:expr, |$db:ident, $scope:ident, $args:pat_param, $ids:ident| $call:expr) => {
+        impl Loader<$key> for Batch {
+            type Value = $value;
+            type Error = Arc<ApiError>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let Some($scope) = self.scope() else {
+                    return Ok(HashMap::new());
+                };
+                let $db = &self.db;
+                by_group(
+                    keys,
+                    |$k: &$key| $group,
+                    |$args, $ids: Vec<Uuid>| {
+                        let $scope = $scope.clone();
+                        async move { $call.await }
+                    },
+                )
+                .await
+            }
+        }
+    };
+}
+
+impl Loader<LocationPageOfAccount> for Batch {
+    type Value = Vec<location::Model>;
     type Error = Arc<ApiError>;
 
-    /// The assets with their types in one statement: the types go to
-    /// `seen_asset_types` for `Asset.assetType`.
-    async fn load(&self, keys: &[AssetsAtLocation]) -> Result<HashMap<AssetsAtLocation, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[LocationPageOfAccount],
+    ) -> Result<HashMap<LocationPageOfAccount, Self::Value>, Self::Error> {
         let Some(scope) = self.scope() else {
             return Ok(HashMap::new());
         };
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let (grouped, types) = assets::at_locations(&self.db, &scope, &ids).await?;
-        if let Ok(mut seen) = self.seen_asset_types.lock() {
-            seen.extend(types.into_iter().map(|t| (t.id, t)));
+        let db = &self.db;
+        let found = by_group(
+            keys,
+            |k| (k.1, k.0),
+            |page, ids: Vec<Uuid>| {
+                let scope = scope.clone();
+                async move { locations::page_of_accounts(db, &scope, &ids, page).await }
+            },
+        )
+        .await?;
+        if let Ok(mut seen) = self.seen_locations.lock() {
+            for location in found.values().flatten() {
+                seen.entry(location.id).or_insert_with(|| location.clone());
+            }
         }
-        Ok(grouped
-            .into_iter()
-            .map(|(id, rows)| (AssetsAtLocation(id), rows))
-            .collect())
+        Ok(found)
     }
 }
+load_grouped!(LocationCountOfAccount => u64,
+    |k| ((), k.0),
+    |db, scope, (), ids| locations::count_of_accounts(db, &scope, &ids));
+impl Loader<AssetPageAtLocation> for Batch {
+    type Value = Vec<asset::Model>;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[AssetPageAtLocation],
+    ) -> Result<HashMap<AssetPageAtLocation, Self::Value>, Self::Error> {
+        let Some(scope) = self.scope() else {
+            return Ok(HashMap::new());
+        };
+        let db = &self.db;
+        let found = by_group(
+            keys,
+            |k| ((k.1, k.2), k.0),
+            |(status, page), ids: Vec<Uuid>| {
+                let scope = scope.clone();
+                async move { assets::page_at_locations(db, &scope, &ids, status, page).await }
+            },
+        )
+        .await?;
+        self.read_asset_types(&scope).await?;
+        Ok(found)
+    }
+}
+load_grouped!(AssetCountAtLocation => u64,
+    |k| (k.1, k.0),
+    |db, scope, status, ids| assets::count_at_locations(db, &scope, &ids, status));
+load_grouped!(InvoicePageOfAccount => Vec<invoice::Model>,
+    |k| ((k.1, k.2), k.0),
+    |db, scope, (status, page), ids| invoices::page_of_accounts(db, &scope, &ids, status, page));
+load_grouped!(InvoiceCountOfAccount => u64,
+    |k| (k.1, k.0),
+    |db, scope, status, ids| invoices::count_of_accounts(db, &scope, &ids, status));
+
+/// One page of the assets across an account's locations (`Account.assets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AssetPageOfAccount(pub Uuid, pub Option<AssetStatus>, pub Page);
+
+/// How many assets (of one status, when given) an account's locations hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AssetCountOfAccount(pub Uuid, pub Option<AssetStatus>);
+
+impl Loader<AssetPageOfAccount> for Batch {
+    type Value = Vec<asset::Model>;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[AssetPageOfAccount]) -> Result<HashMap<AssetPageOfAccount, Self::Value>, Self::Error> {
+        let Some(scope) = self.scope() else {
+            return Ok(HashMap::new());
+        };
+        let db = &self.db;
+        let found = by_group(
+            keys,
+            |k| ((k.1, k.2), k.0),
+            |(status, page), ids: Vec<Uuid>| {
+                let scope = scope.clone();
+                async move { assets::page_of_accounts(db, &scope, &ids, status, page).await }
+            },
+        )
+        .await?;
+        self.read_asset_types(&scope).await?;
+        Ok(found)
+    }
+}
+
+impl Batch {
+    /// Reads the organization's asset types once per request, in the batch
+    /// that loads assets (see `Batch::asset_types`).
+    async fn read_asset_types(&self, scope: &Scope) -> Result<(), Arc<ApiError>> {
+        self.asset_types
+            .get_or_try_init(|| async {
+                let rows = assets::asset_types(&self.db, scope.organization_id(), false).await?;
+                Ok::<_, ApiError>(rows.into_iter().map(|row| (row.id, row)).collect())
+            })
+            .await?;
+        Ok(())
+    }
+}
+load_grouped!(AssetCountOfAccount => u64,
+    |k| (k.1, k.0),
+    |db, scope, status, ids| assets::count_of_accounts(db, &scope, &ids, status));

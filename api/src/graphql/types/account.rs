@@ -18,8 +18,9 @@ use crate::graphql::{
     connection::{Connection, Node, Page, connection_types},
     context::ContextExt,
     loaders::{
-        AssetsAtLocation, InvitationsOfAccount, InvoicesOfAccount, LocationsOfAccount, OpenInvoicesOfAccount,
-        PortalStatusOfAccount, PortalUsersOfAccount,
+        AssetCountOfAccount, AssetPageOfAccount, InvitationsOfAccount, InvoiceCountOfAccount, InvoicePageOfAccount,
+        LocationCountOfAccount, LocationPageOfAccount, OpenInvoicesOfAccount, PortalStatusOfAccount,
+        PortalUsersOfAccount,
     },
 };
 use service::audit;
@@ -102,12 +103,17 @@ impl Account {
         after: Option<String>,
     ) -> Result<LocationConnection> {
         let page = Page::new(first, after.as_deref())?;
-        let rows = ctx
-            .loaders()
-            .one(LocationsOfAccount(self.0.id))
+        let loaders = ctx.loaders();
+        let rows = loaders
+            .one(LocationPageOfAccount(self.0.id, page))
             .await?
             .unwrap_or_default();
-        Ok(page.apply(rows.into_iter().map(Location).collect()).into())
+        let total = if ctx.look_ahead().field("totalCount").exists() {
+            Some(loaders.one(LocationCountOfAccount(self.0.id)).await?.unwrap_or(0))
+        } else {
+            None
+        };
+        Ok(Connection::from_rows(rows.into_iter().map(Location).collect(), page, total).into())
     }
 
     /// Assets deployed at the account's locations.
@@ -121,16 +127,17 @@ impl Account {
     ) -> Result<AssetConnection> {
         let page = Page::new(first, after.as_deref())?;
         let loaders = ctx.loaders();
-        let locations = loaders.one(LocationsOfAccount(self.0.id)).await?.unwrap_or_default();
-        let by_location = loaders.many(locations.iter().map(|l| AssetsAtLocation(l.id))).await?;
         let status: Option<DbAssetStatus> = status.map(Into::into);
-        let assets = by_location
-            .into_values()
-            .flatten()
-            .filter(|a| status.is_none_or(|s| a.status == s))
-            .map(Asset)
-            .collect();
-        Ok(page.apply(assets).into())
+        let rows = loaders
+            .one(AssetPageOfAccount(self.0.id, status, page))
+            .await?
+            .unwrap_or_default();
+        let total = if ctx.look_ahead().field("totalCount").exists() {
+            Some(loaders.one(AssetCountOfAccount(self.0.id, status)).await?.unwrap_or(0))
+        } else {
+            None
+        };
+        Ok(Connection::from_rows(rows.into_iter().map(Asset).collect(), page, total).into())
     }
 
     /// The account's invoices.
@@ -145,20 +152,21 @@ impl Account {
         let page = Page::new(first, after.as_deref())?;
         let status: Option<DbInvoiceStatus> = status.map(Into::into);
         let loaders = ctx.loaders();
-        let rows = if status == Some(DbInvoiceStatus::Open) {
-            loaders.one(OpenInvoicesOfAccount(self.0.id)).await?
-        } else {
-            loaders.one(InvoicesOfAccount(self.0.id)).await?
-        }
-        .unwrap_or_default();
-        Ok(page
-            .apply(
-                rows.into_iter()
-                    .filter(|i| status.is_none_or(|s| i.status == s))
-                    .map(Invoice)
-                    .collect(),
+        let rows = loaders
+            .one(InvoicePageOfAccount(self.0.id, status, page))
+            .await?
+            .unwrap_or_default();
+        let total = if ctx.look_ahead().field("totalCount").exists() {
+            Some(
+                loaders
+                    .one(InvoiceCountOfAccount(self.0.id, status))
+                    .await?
+                    .unwrap_or(0),
             )
-            .into())
+        } else {
+            None
+        };
+        Ok(Connection::from_rows(rows.into_iter().map(Invoice).collect(), page, total).into())
     }
 
     /// Staff only: the portal users with access to this account.

@@ -89,7 +89,11 @@ impl Asset {
     /// Where it is deployed; null when not deployed.
     async fn location(&self, ctx: &Context<'_>) -> Result<Option<Location>> {
         let Some(id) = self.0.location_id else { return Ok(None) };
-        Ok(ctx.loaders().one(LocationKey(id)).await?.map(Location))
+        let loaders = ctx.loaders();
+        if let Some(seen) = loaders.seen_location(id) {
+            return Ok(Some(Location(seen)));
+        }
+        Ok(loaders.one(LocationKey(id)).await?.map(Location))
     }
 
     /// When it was deployed at its current location.

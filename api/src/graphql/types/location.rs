@@ -12,9 +12,9 @@ use super::{
 use crate::{
     error::ApiError,
     graphql::{
-        connection::{Node, Page, connection_types},
+        connection::{Connection, Node, Page, connection_types},
         context::ContextExt,
-        loaders::{AccountKey, AssetsAtLocation},
+        loaders::{AccountKey, AssetCountAtLocation, AssetPageAtLocation},
     },
 };
 
@@ -87,18 +87,16 @@ impl Location {
     ) -> Result<AssetConnection> {
         let page = Page::new(first, after.as_deref())?;
         let status: Option<DbAssetStatus> = status.map(Into::into);
-        let rows = ctx
-            .loaders()
-            .one(AssetsAtLocation(self.0.id))
+        let loaders = ctx.loaders();
+        let rows = loaders
+            .one(AssetPageAtLocation(self.0.id, status, page))
             .await?
             .unwrap_or_default();
-        Ok(page
-            .apply(
-                rows.into_iter()
-                    .filter(|a| status.is_none_or(|s| a.status == s))
-                    .map(Asset)
-                    .collect(),
-            )
-            .into())
+        let total = if ctx.look_ahead().field("totalCount").exists() {
+            Some(loaders.one(AssetCountAtLocation(self.0.id, status)).await?.unwrap_or(0))
+        } else {
+            None
+        };
+        Ok(Connection::from_rows(rows.into_iter().map(Asset).collect(), page, total).into())
     }
 }
