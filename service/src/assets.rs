@@ -170,7 +170,7 @@ pub async fn page_of_accounts(
 ) -> Result<HashMap<Uuid, Vec<asset::Model>>, ApiError> {
     use sea_orm::{
         QueryTrait,
-        sea_query::{Alias, Asterisk, Expr, ExprTrait, Order},
+        sea_query::{Alias, Expr},
     };
     let mut select = assets_of_accounts(scope, account_ids, status);
     if let Some(after) = page.after {
@@ -181,16 +181,12 @@ pub async fn page_of_accounts(
         Expr::col((location::Entity, location::Column::AccountId)),
         Alias::new("parent_account_id"),
     );
-    inner.expr_as(
-        Expr::cust(r#"ROW_NUMBER() OVER (PARTITION BY "locations"."account_id" ORDER BY "assets"."id")"#),
-        Alias::new("row_in_parent"),
+    let outer = crate::windowed(
+        inner,
+        r#""locations"."account_id""#,
+        r#""assets"."id""#,
+        page.first.saturating_add(1),
     );
-    let outer = Query::select()
-        .column(Asterisk)
-        .from_subquery(inner, Alias::new("windowed"))
-        .and_where(Expr::col(Alias::new("row_in_parent")).lte(page.first.saturating_add(1)))
-        .order_by(Alias::new("id"), Order::Asc)
-        .to_owned();
     let statement = db.get_database_backend().build(&outer);
     let rows = OfAccount::find_by_statement(statement).all(db).await?;
     let mut grouped: HashMap<Uuid, Vec<asset::Model>> = account_ids.iter().map(|id| (*id, Vec::new())).collect();
@@ -211,22 +207,8 @@ pub async fn count_of_accounts(
     account_ids: &[Uuid],
     status: Option<AssetStatus>,
 ) -> Result<HashMap<Uuid, u64>, ApiError> {
-    use sea_orm::{
-        QuerySelect,
-        sea_query::{Expr, ExprTrait},
-    };
-    let counts: Vec<(Uuid, i64)> = assets_of_accounts(scope, account_ids, status)
-        .select_only()
-        .column(location::Column::AccountId)
-        .column_as(Expr::col((asset::Entity, asset::Column::Id)).count(), "n")
-        .group_by(location::Column::AccountId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(counts
-        .into_iter()
-        .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
-        .collect())
+    let select = assets_of_accounts(scope, account_ids, status);
+    Ok(crate::count_per_parent(db, select, location::Column::AccountId).await?)
 }
 
 /// The organization's asset types, by name.

@@ -98,25 +98,13 @@ pub async fn latest_per_parent<E>(
 where
     E: EntityTrait,
 {
-    use sea_orm::{
-        IdenStatic, QueryTrait,
-        sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query},
-    };
-    let mut inner = select.into_query();
-    inner.expr_as(
-        Expr::cust(format!(
-            r#"ROW_NUMBER() OVER (PARTITION BY "{}" ORDER BY "{}" DESC)"#,
-            parent.as_str(),
-            id.as_str()
-        )),
-        Alias::new("row_in_parent"),
+    use sea_orm::{IdenStatic, QueryTrait};
+    let outer = windowed(
+        select.into_query(),
+        &format!(r#""{}""#, parent.as_str()),
+        &format!(r#""{}" DESC"#, id.as_str()),
+        per_parent,
     );
-    let outer = Query::select()
-        .column(Asterisk)
-        .from_subquery(inner, Alias::new("windowed"))
-        .and_where(Expr::col(Alias::new("row_in_parent")).lte(per_parent))
-        .order_by(Alias::new(id.as_str()), Order::Asc)
-        .to_owned();
     let statement = db.get_database_backend().build(&outer);
     E::find().from_raw_sql(statement).all(db).await
 }
@@ -139,44 +127,57 @@ pub async fn page_per_parent<E>(
 where
     E: EntityTrait,
 {
-    use sea_orm::{
-        IdenStatic, QueryTrait,
-        sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query},
-    };
+    use sea_orm::{IdenStatic, QueryTrait};
     let select = match page.after {
         Some(after) => select.filter(id.gt(after)),
         None => select,
     };
-    let mut inner = select.into_query();
-    inner.expr_as(
-        Expr::cust(format!(
-            r#"ROW_NUMBER() OVER (PARTITION BY "{}" ORDER BY "{}")"#,
-            parent.as_str(),
-            id.as_str()
-        )),
-        Alias::new("row_in_parent"),
+    let outer = windowed(
+        select.into_query(),
+        &format!(r#""{}""#, parent.as_str()),
+        &format!(r#""{}""#, id.as_str()),
+        page.first.saturating_add(1),
     );
-    let outer = Query::select()
-        .column(Asterisk)
-        .from_subquery(inner, Alias::new("windowed"))
-        .and_where(Expr::col(Alias::new("row_in_parent")).lte(page.first.saturating_add(1)))
-        .order_by(Alias::new(id.as_str()), Order::Asc)
-        .to_owned();
     let statement = db.get_database_backend().build(&outer);
     E::find().from_raw_sql(statement).all(db).await
 }
 
-/// How many rows `select` has for each `parent` value, in one statement.
+/// `inner` with only the first `keep` rows of each partition left (by
+/// `ROW_NUMBER() OVER (PARTITION BY partition ORDER BY order)`, both SQL
+/// column references), ordered by `id`: the window behind
+/// [`latest_per_parent`], [`page_per_parent`] and the assets of accounts.
+pub(crate) fn windowed(
+    mut inner: sea_orm::sea_query::SelectStatement,
+    partition: &str,
+    order: &str,
+    keep: u64,
+) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query};
+    inner.expr_as(
+        Expr::cust(format!("ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order})")),
+        Alias::new("row_in_parent"),
+    );
+    Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("windowed"))
+        .and_where(Expr::col(Alias::new("row_in_parent")).lte(keep))
+        .order_by(Alias::new("id"), Order::Asc)
+        .to_owned()
+}
+
+/// How many rows `select` has for each `parent` value, in one statement
+/// (`parent` may be a column of a joined table).
 ///
 /// # Errors
 /// On database failure.
-pub async fn count_per_parent<E>(
+pub async fn count_per_parent<E, C>(
     db: &impl ConnectionTrait,
     select: Select<E>,
-    parent: E::Column,
+    parent: C,
 ) -> Result<HashMap<uuid::Uuid, u64>, sea_orm::DbErr>
 where
     E: EntityTrait,
+    C: ColumnTrait,
 {
     use sea_orm::sea_query::{Expr, ExprTrait};
     let counts: Vec<(uuid::Uuid, i64)> = select

@@ -543,21 +543,11 @@ impl Loader<AssetPageAtLocation> for Batch {
         &self,
         keys: &[AssetPageAtLocation],
     ) -> Result<HashMap<AssetPageAtLocation, Self::Value>, Self::Error> {
-        let Some(scope) = self.scope() else {
-            return Ok(HashMap::new());
-        };
         let db = &self.db;
-        let found = by_group(
-            keys,
-            |k| ((k.1, k.2), k.0),
-            |(status, page), ids: Vec<Uuid>| {
-                let scope = scope.clone();
-                async move { assets::page_at_locations(db, &scope, &ids, status, page).await }
-            },
-        )
-        .await?;
-        self.read_asset_types(&scope).await?;
-        Ok(found)
+        self.asset_pages(keys, |k| ((k.1, k.2), k.0), move |scope, (status, page), ids| async move {
+            assets::page_at_locations(db, &scope, &ids, status, page).await
+        })
+        .await
     }
 }
 load_grouped!(AssetCountAtLocation => u64,
@@ -583,25 +573,36 @@ impl Loader<AssetPageOfAccount> for Batch {
     type Error = Arc<ApiError>;
 
     async fn load(&self, keys: &[AssetPageOfAccount]) -> Result<HashMap<AssetPageOfAccount, Self::Value>, Self::Error> {
-        let Some(scope) = self.scope() else {
-            return Ok(HashMap::new());
-        };
         let db = &self.db;
-        let found = by_group(
-            keys,
-            |k| ((k.1, k.2), k.0),
-            |(status, page), ids: Vec<Uuid>| {
-                let scope = scope.clone();
-                async move { assets::page_of_accounts(db, &scope, &ids, status, page).await }
-            },
-        )
-        .await?;
-        self.read_asset_types(&scope).await?;
-        Ok(found)
+        self.asset_pages(keys, |k| ((k.1, k.2), k.0), move |scope, (status, page), ids| async move {
+            assets::page_of_accounts(db, &scope, &ids, status, page).await
+        })
+        .await
     }
 }
 
 impl Batch {
+    /// Loads pages of assets in groups of the same arguments (see
+    /// [`by_group`]), then the organization's asset types, once per request.
+    async fn asset_pages<K, G, Fut>(
+        &self,
+        keys: &[K],
+        group: impl Fn(&K) -> (G, Uuid),
+        load: impl Fn(Scope, G, Vec<Uuid>) -> Fut,
+    ) -> Result<HashMap<K, Vec<asset::Model>>, Arc<ApiError>>
+    where
+        K: Clone + Eq + Hash,
+        G: Eq + Hash,
+        Fut: Future<Output = Result<HashMap<Uuid, Vec<asset::Model>>, ApiError>>,
+    {
+        let Some(scope) = self.scope() else {
+            return Ok(HashMap::new());
+        };
+        let found = by_group(keys, group, |arguments, ids| load(scope.clone(), arguments, ids)).await?;
+        self.read_asset_types(&scope).await?;
+        Ok(found)
+    }
+
     /// Reads the organization's asset types once per request, in the batch
     /// that loads assets (see `Batch::asset_types`).
     async fn read_asset_types(&self, scope: &Scope) -> Result<(), Arc<ApiError>> {
