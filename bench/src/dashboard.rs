@@ -58,11 +58,11 @@ pub const PAGE: usize = 50;
 pub const API_POOL: u32 = 16;
 
 /// The staff dashboard, as the issue gives it.
-pub const STAFF_QUERY: &str = "query StaffDashboard($after: String) { accounts(first: 50, after: $after) { nodes { name contact { email } portalStatus balanceDue { formatted } locations { nodes { name address { city } assets { nodes { tag status assetType { name } } } } } } } }";
+pub const STAFF_QUERY: &str = include_str!("../queries/staff-dashboard.graphql");
 
 /// The portal dashboard: who I am, my accounts → locations → assets, and
 /// each account's open invoices.
-pub const PORTAL_QUERY: &str = "query PortalDashboard { viewer { ... on PortalUser { name email } } accounts(first: 50) { nodes { number name balanceDue { formatted } locations { nodes { name address { city } assets { nodes { tag status assetType { name } } } } } invoices(status: OPEN) { nodes { number dueOn amountDue { formatted } } } } } }";
+pub const PORTAL_QUERY: &str = include_str!("../queries/portal-dashboard.graphql");
 
 /// `bench dashboard` options.
 #[derive(Debug, Clone, clap::Args)]

@@ -17,4 +17,4 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod token;
 
-pub use config::{ConfigError, Introspection, LogFormat, Settings};
+pub use config::{ConfigError, GraphqlExecution, Introspection, LogFormat, Settings};

@@ -120,6 +120,11 @@ impl TestApp {
     /// same database, Redis, queue namespace and outbox directory, its own
     /// port.
     pub async fn spawn_beside(first: &TestApp) -> Self {
+        Self::spawn_beside_with(first, &[]).await
+    }
+
+    /// Like [`TestApp::spawn_beside`], with extra environment settings.
+    pub async fn spawn_beside_with(first: &TestApp, extra: &[(&str, &str)]) -> Self {
         use secrecy::ExposeSecret as _;
         let s = &first.settings;
         let mut env: HashMap<String, String> = HashMap::from([
@@ -130,6 +135,9 @@ impl TestApp {
         ]);
         if let Some(redis) = &s.redis_url {
             env.insert("REDIS_URL".into(), redis.expose_secret().to_owned());
+        }
+        for (k, v) in extra {
+            env.insert((*k).to_owned(), (*v).to_owned());
         }
         Self::start(env, None).await
     }

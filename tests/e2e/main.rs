@@ -15,6 +15,7 @@ mod costs;
 mod degrade;
 mod delivery;
 mod deploy;
+mod fast_path;
 mod grant_walk;
 mod graphql_http_audit;
 mod graphql_over_http;

@@ -69,8 +69,8 @@ macro_rules! connection_types {
             }
 
             /// The rows of this page.
-            async fn nodes(&self) -> &[$node] {
-                &self.0.nodes
+            async fn nodes(&self) -> $crate::graphql::rows::Rows<'_, $node> {
+                $crate::graphql::rows::Rows(&self.0.nodes)
             }
 
             /// Whether more rows follow, and where this page ends.

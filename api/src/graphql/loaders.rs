@@ -93,6 +93,20 @@ impl Loaders {
         self.batch.loader().seen_locations.lock().ok()?.get(&id).cloned()
     }
 
+    /// The organization's asset type `id` when this request has read the
+    /// organization's types already (without waiting: `None` means look it
+    /// up with [`Loaders::asset_type`]).
+    #[must_use]
+    pub fn cached_asset_type(&self, id: Uuid) -> Option<asset_type::Model> {
+        self.batch
+            .loader()
+            .asset_types
+            .get()
+            .or_else(|| self.asset_types.get())
+            .and_then(|types| types.get(&id))
+            .cloned()
+    }
+
     /// The organization's asset type `id`. A page of assets names a handful
     /// of types over and over: the first call reads all of the
     /// organization's types (one statement per request) and later calls

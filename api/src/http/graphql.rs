@@ -274,6 +274,37 @@ pub async fn graphql_get(
     }
 }
 
+/// What [`crate::graphql::order::document_order`] needs of a request, kept
+/// before the request moves into execution.
+struct Ordering {
+    document: Option<async_graphql::parser::types::ExecutableDocument>,
+    operation_name: Option<String>,
+    variables: async_graphql::Variables,
+}
+
+impl Ordering {
+    fn of(request: &mut async_graphql::Request) -> Self {
+        Self {
+            document: request.parsed_query().ok().cloned(),
+            operation_name: request.operation_name.clone(),
+            variables: request.variables.clone(),
+        }
+    }
+
+    /// Puts the answer into the document's order.
+    fn apply(&self, response: &mut async_graphql::Response) {
+        if let Some(document) = &self.document {
+            crate::graphql::order::document_order(
+                document,
+                self.operation_name.as_deref(),
+                &self.variables,
+                &mut response.data,
+                &mut response.errors,
+            );
+        }
+    }
+}
+
 /// Whether the operation a GET would run is a mutation (or a subscription).
 fn changes_state(request: &mut async_graphql::Request) -> bool {
     let name = request.operation_name.clone();
@@ -363,8 +394,10 @@ async fn execute(
     let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());
     let batches = loaders.batches();
     let client = ClientAddr(client.map(|Extension(ClientIp(address))| address));
+    let ordering = Ordering::of(&mut request);
     let request = request.data(viewer).data(loaders).data(client);
     let mut response = finish_response(batches.run(schema.execute(request)).await);
+    ordering.apply(&mut response);
     if !may_introspect {
         strip_suggestions(&mut response);
     }
@@ -410,8 +443,10 @@ pub async fn execute_as(
     let label = operation_label(&mut request);
     let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());
     let batches = loaders.batches();
+    let ordering = Ordering::of(&mut request);
     let request = request.data(viewer).data(loaders).data(ClientAddr(client));
-    let response = finish_response(batches.run(state.schema.execute(request)).await);
+    let mut response = finish_response(batches.run(state.schema.execute(request)).await);
+    ordering.apply(&mut response);
     let label = label_after(label, &response);
     state
         .metrics

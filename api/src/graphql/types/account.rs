@@ -22,6 +22,7 @@ use crate::graphql::{
         LocationCountOfAccount, LocationPageOfAccount, OpenInvoicesOfAccount, PortalStatusOfAccount,
         PortalUsersOfAccount,
     },
+    rows::{PlainFields, plain_object, plain_value},
 };
 use service::audit;
 
@@ -57,6 +58,37 @@ connection_types!(AccountConnection, AccountEdge, Account, "accounts");
 impl Node for Account {
     fn id(&self) -> uuid::Uuid {
         self.0.id
+    }
+}
+
+impl PlainFields for ContactInfo {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "name" => plain_value(ctx, &self.name),
+            "email" => plain_value(ctx, &self.email),
+            "phone" => plain_value(ctx, &self.phone),
+            _ => None,
+        }
+    }
+}
+
+impl PlainFields for Account {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        let a = &self.0;
+        match ctx.item.node.name.node.as_str() {
+            "id" => plain_value(ctx, &to_id(a.id)),
+            "number" => plain_value(ctx, &a.number.as_str()),
+            "name" => plain_value(ctx, &a.name.as_str()),
+            "contact" => plain_object(
+                ctx,
+                &ContactInfo {
+                    name: a.contact_name.clone(),
+                    email: a.contact_email.clone(),
+                    phone: a.contact_phone.clone(),
+                },
+            ),
+            _ => None,
+        }
     }
 }
 

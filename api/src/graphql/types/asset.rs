@@ -11,6 +11,7 @@ use crate::{
         connection::{Node, connection_types},
         context::ContextExt,
         loaders::LocationKey,
+        rows::{PlainFields, plain_object, plain_value},
     },
 };
 
@@ -62,6 +63,40 @@ connection_types!(AssetConnection, AssetEdge, Asset, "assets");
 impl Node for Asset {
     fn id(&self) -> uuid::Uuid {
         self.0.id
+    }
+}
+
+impl PlainFields for AssetType {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        let t = &self.0;
+        match ctx.item.node.name.node.as_str() {
+            "id" => plain_value(ctx, &to_id(t.id)),
+            "name" => plain_value(ctx, &t.name.as_str()),
+            "description" => plain_value(ctx, &t.description.as_deref()),
+            "requestable" => plain_value(ctx, &t.requestable),
+            _ => None,
+        }
+    }
+}
+
+impl PlainFields for Asset {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        let a = &self.0;
+        match ctx.item.node.name.node.as_str() {
+            "id" => plain_value(ctx, &to_id(a.id)),
+            "tag" => plain_value(ctx, &a.tag.as_str()),
+            "status" => plain_value(ctx, &AssetStatus::from(a.status)),
+            "deployedAt" => plain_value(ctx, &a.deployed_at),
+            "assetType" => {
+                let found = ctx.loaders().cached_asset_type(a.asset_type_id)?;
+                plain_object(ctx, &AssetType(found))
+            }
+            "location" => match a.location_id {
+                None => Some(async_graphql::Value::Null),
+                Some(id) => plain_object(ctx, &Location(ctx.loaders().seen_location(id)?)),
+            },
+            _ => None,
+        }
     }
 }
 

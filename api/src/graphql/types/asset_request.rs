@@ -40,6 +40,13 @@ pub struct AssetRequest(pub asset_request::Model);
 
 connection_types!(AssetRequestConnection, AssetRequestEdge, AssetRequest, "asset requests");
 
+/// Every field through the generic resolver (these lists are short).
+impl crate::graphql::rows::PlainFields for AssetRequest {
+    fn plain(&self, _: &async_graphql::Context<'_>) -> Option<async_graphql::Value> {
+        None
+    }
+}
+
 impl Node for AssetRequest {
     fn id(&self) -> uuid::Uuid {
         self.0.id

@@ -13,6 +13,13 @@ pub struct AuditEvent(pub audit_event::Model);
 
 connection_types!(AuditEventConnection, AuditEventEdge, AuditEvent, "audit events");
 
+/// Every field through the generic resolver (these lists are short).
+impl crate::graphql::rows::PlainFields for AuditEvent {
+    fn plain(&self, _: &async_graphql::Context<'_>) -> Option<async_graphql::Value> {
+        None
+    }
+}
+
 impl Node for AuditEvent {
     fn id(&self) -> uuid::Uuid {
         self.0.id

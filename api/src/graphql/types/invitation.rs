@@ -71,6 +71,13 @@ pub struct Invitation(pub invitation::Model);
 
 connection_types!(InvitationConnection, InvitationEdge, Invitation, "invitations");
 
+/// Every field through the generic resolver (these lists are short).
+impl crate::graphql::rows::PlainFields for Invitation {
+    fn plain(&self, _: &async_graphql::Context<'_>) -> Option<async_graphql::Value> {
+        None
+    }
+}
+
 impl Node for Invitation {
     fn id(&self) -> uuid::Uuid {
         self.0.id
@@ -174,6 +181,13 @@ connection_types!(
     EmailDelivery,
     "email deliveries"
 );
+
+/// Every field through the generic resolver (these lists are short).
+impl crate::graphql::rows::PlainFields for EmailDelivery {
+    fn plain(&self, _: &async_graphql::Context<'_>) -> Option<async_graphql::Value> {
+        None
+    }
+}
 
 impl Node for EmailDelivery {
     fn id(&self) -> uuid::Uuid {

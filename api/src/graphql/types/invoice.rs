@@ -12,6 +12,7 @@ use crate::{
         connection::{Node, connection_types},
         context::ContextExt,
         loaders::{AccountKey, InvoiceKey, LinesOfInvoice, LocationKey, OrganizationKey, PaymentsOfInvoice},
+        rows::{PlainFields, plain_object, plain_value},
         scalars::Date,
     },
 };
@@ -53,6 +54,22 @@ impl Node for Invoice {
 impl Invoice {
     fn money(&self, cents: i64) -> Money {
         Money::new(cents, &self.0.currency)
+    }
+}
+
+impl PlainFields for Invoice {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        let i = &self.0;
+        match ctx.item.node.name.node.as_str() {
+            "id" => plain_value(ctx, &to_id(i.id)),
+            "number" => plain_value(ctx, &i.number.as_str()),
+            "issuedOn" => plain_value(ctx, &Date(i.issued_on)),
+            "dueOn" => plain_value(ctx, &Date(i.due_on)),
+            "status" => plain_value(ctx, &InvoiceStatus::from(i.status)),
+            "total" => plain_object(ctx, &self.money(i.total_cents)),
+            "amountDue" => plain_object(ctx, &self.money(i.amount_due_cents)),
+            _ => None,
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::{
         connection::{Connection, Node, Page, connection_types},
         context::ContextExt,
         loaders::{AccountKey, AssetCountAtLocation, AssetPageAtLocation},
+        rows::{PlainFields, plain_object, plain_value},
     },
 };
 
@@ -47,6 +48,45 @@ impl Node for Location {
     }
 }
 
+impl PlainFields for Address {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "line1" => plain_value(ctx, &self.line1),
+            "line2" => plain_value(ctx, &self.line2),
+            "city" => plain_value(ctx, &self.city),
+            "region" => plain_value(ctx, &self.region),
+            "postalCode" => plain_value(ctx, &self.postal_code),
+            "country" => plain_value(ctx, &self.country),
+            _ => None,
+        }
+    }
+}
+
+impl Location {
+    fn address_of(&self) -> Address {
+        let l = &self.0;
+        Address {
+            line1: l.line1.clone(),
+            line2: l.line2.clone(),
+            city: l.city.clone(),
+            region: l.region.clone(),
+            postal_code: l.postal_code.clone(),
+            country: l.country.clone(),
+        }
+    }
+}
+
+impl PlainFields for Location {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "id" => plain_value(ctx, &to_id(self.0.id)),
+            "name" => plain_value(ctx, &self.0.name.as_str()),
+            "address" => plain_object(ctx, &self.address_of()),
+            _ => None,
+        }
+    }
+}
+
 /// A physical site of an account where assets are deployed.
 #[Object]
 impl Location {
@@ -65,15 +105,7 @@ impl Location {
     }
 
     async fn address(&self) -> Address {
-        let l = &self.0;
-        Address {
-            line1: l.line1.clone(),
-            line2: l.line2.clone(),
-            city: l.city.clone(),
-            region: l.region.clone(),
-            postal_code: l.postal_code.clone(),
-            country: l.country.clone(),
-        }
+        self.address_of()
     }
 
     /// Assets deployed here.

@@ -1,6 +1,8 @@
 //! The GraphQL face of [`service::money::Money`].
 
-use async_graphql::{Object, Result};
+use async_graphql::{Context, Object, Result};
+
+use crate::graphql::rows::{PlainFields, plain_value};
 
 use crate::error::ApiError;
 
@@ -19,6 +21,17 @@ impl Money {
 impl From<service::money::Money> for Money {
     fn from(money: service::money::Money) -> Self {
         Self(money)
+    }
+}
+
+impl PlainFields for Money {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "amountCents" => plain_value(ctx, &i32::try_from(self.0.cents).ok()?),
+            "currency" => plain_value(ctx, &self.0.code()),
+            "formatted" => plain_value(ctx, &self.0.formatted()),
+            _ => None,
+        }
     }
 }
 
