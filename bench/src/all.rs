@@ -94,6 +94,13 @@ pub fn targets(dashboard: &DashboardReport, queue: &QueueReport) -> Vec<Target> 
             met: Some(figures.ratio >= 0.5),
         });
     }
+    let staff_cpu = dashboard.staff.api_cpu_ms_per_request;
+    targets.push(Target {
+        name: "staff dashboard, api CPU per page",
+        figure: staff_cpu.map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.2} ms")),
+        target: "≤ 3 ms",
+        met: staff_cpu.map(|ms| ms <= 3.0),
+    });
     let page_cpu = dashboard.portal_page.api_cpu_ms_per_request;
     targets.push(Target {
         name: "portal web page (GET /portal), api CPU per page",

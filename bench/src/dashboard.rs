@@ -125,6 +125,40 @@ pub struct DashboardFigures {
     /// (Linux; 10 ms ticks over thousands of requests). Steadier than
     /// requests/s on a shared machine: what a change costs or saves.
     pub api_cpu_ms_per_request: Option<f64>,
+    /// Fields (object entries, at every level) in a mean answer: counted in
+    /// the answers checked before the measure, scaled to the mean size.
+    /// `None` for the HTML page.
+    pub fields_per_response: Option<f64>,
+    /// `api_cpu_ms_per_request ÷ fields_per_response`, in microseconds.
+    pub api_cpu_us_per_field: Option<f64>,
+}
+
+/// What the answers checked before a measure held.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sample {
+    fields: usize,
+    bytes: usize,
+}
+
+impl Sample {
+    fn add(&mut self, answer: &Value, bytes: usize) {
+        self.fields += count_fields(&answer["data"]);
+        self.bytes += bytes;
+    }
+
+    /// Fields in an answer of `bytes` bytes, at the samples' density.
+    fn fields_for(self, bytes: usize) -> Option<f64> {
+        (self.bytes > 0 && bytes > 0).then(|| self.fields as f64 * bytes as f64 / self.bytes as f64)
+    }
+}
+
+/// Object entries at every level of `value`.
+fn count_fields(value: &Value) -> usize {
+    match value {
+        Value::Object(object) => object.len() + object.values().map(count_fields).sum::<usize>(),
+        Value::Array(items) => items.iter().map(count_fields).sum(),
+        _ => 0,
+    }
 }
 
 /// The report of `bench dashboard`.
@@ -307,8 +341,8 @@ async fn with_api(
     let staff = Arc::new(StaffWork::new(seeded, db.clone(), client.clone()));
     let portal = Arc::new(PortalWork::new(seeded, db.clone(), client.clone()));
     let page = Arc::new(PortalPage(PortalWork::new(seeded, db.clone(), client.clone())));
-    staff.verify().await.context("the staff dashboard")?;
-    portal.verify().await.context("the portal dashboard")?;
+    let staff_sample = staff.verify().await.context("the staff dashboard")?;
+    let portal_sample = portal.verify().await.context("the portal dashboard")?;
     page.verify().await.context("the portal web page")?;
     progress("both dashboards answer the ceiling's rows; the portal page renders");
 
@@ -320,9 +354,9 @@ async fn with_api(
         warm: Duration::from_secs(if args.quick { 1 } else { 3 }),
         duration: Duration::from_secs(seconds),
     };
-    let staff_figures = dashboard("staff", &staff, &run).await?;
-    let portal_figures = dashboard("portal", &portal, &run).await?;
-    let page_figures = dashboard("portal web page", &page, &run).await?;
+    let staff_figures = dashboard("staff", &staff, &run, Some(staff_sample)).await?;
+    let portal_figures = dashboard("portal", &portal, &run, Some(portal_sample)).await?;
+    let page_figures = dashboard("portal web page", &page, &run, None).await?;
     Ok((staff_figures, portal_figures, page_figures, idle, api.memory()))
 }
 
@@ -346,7 +380,12 @@ struct Run<'a> {
     duration: Duration,
 }
 
-async fn dashboard<W: Work>(name: &str, work: &Arc<W>, run: &Run<'_>) -> anyhow::Result<DashboardFigures> {
+async fn dashboard<W: Work>(
+    name: &str,
+    work: &Arc<W>,
+    run: &Run<'_>,
+    sample: Option<Sample>,
+) -> anyhow::Result<DashboardFigures> {
     let Run {
         api,
         client,
@@ -426,6 +465,11 @@ async fn dashboard<W: Work>(name: &str, work: &Arc<W>, run: &Run<'_>) -> anyhow:
     let api_cpu_ms_per_request = api_cpu
         .filter(|_| sent > 0)
         .map(|cpu| cpu.as_secs_f64() * 1000.0 / sent as f64);
+    let fields_per_response = sample.and_then(|sample| sample.fields_for(response_bytes));
+    let api_cpu_us_per_field = api_cpu_ms_per_request
+        .zip(fields_per_response)
+        .filter(|(_, fields)| *fields > 0.0)
+        .map(|(ms, fields)| ms * 1000.0 / fields);
     progress(&format!(
         "{name} dashboard: {:.1} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors, api CPU {} ms/request",
         graphql.per_second,
@@ -457,6 +501,8 @@ async fn dashboard<W: Work>(name: &str, work: &Arc<W>, run: &Run<'_>) -> anyhow:
         ceiling_statements: work.ceiling_statements(),
         response_bytes,
         api_cpu_ms_per_request,
+        fields_per_response,
+        api_cpu_us_per_field,
     })
 }
 
@@ -706,7 +752,9 @@ impl StaffWork {
     }
 
     /// The first and the last page, read in full, match the ceiling's rows.
-    async fn verify(&self) -> anyhow::Result<()> {
+    /// Returns what the answers held.
+    async fn verify(&self) -> anyhow::Result<Sample> {
+        let mut sample = Sample::default();
         for page in [0, self.pages.len() - 1] {
             let body = self
                 .client
@@ -717,6 +765,7 @@ impl StaffWork {
             if answer.get("errors").is_some() {
                 bail!("page {page} answered errors: {}", answer["errors"]);
             }
+            sample.add(&answer, body.len());
             let graphql = rows_of_graphql(&answer["data"])?;
             let sql = self.ceiling(page as u64).await.map_err(anyhow::Error::msg)?;
             ensure!(
@@ -725,7 +774,7 @@ impl StaffWork {
             );
             ensure!(graphql.assets > 0, "page {page} has no assets");
         }
-        Ok(())
+        Ok(sample)
     }
 }
 
@@ -784,8 +833,9 @@ impl PortalWork {
 
     /// The first three users (1, 2 and 3 accounts), read in full, match the
     /// ceiling's rows.
-    async fn verify(&self) -> anyhow::Result<()> {
+    async fn verify(&self) -> anyhow::Result<Sample> {
         ensure!(!self.tokens.is_empty(), "no portal users were seeded");
+        let mut sample = Sample::default();
         for user in 0..self.tokens.len().min(3) {
             let body = self
                 .client
@@ -796,6 +846,7 @@ impl PortalWork {
             if answer.get("errors").is_some() {
                 bail!("portal user {user} got errors: {}", answer["errors"]);
             }
+            sample.add(&answer, body.len());
             ensure!(
                 answer["data"]["viewer"]["email"].is_string(),
                 "portal user {user}: viewer is not the portal user: {}",
@@ -812,7 +863,7 @@ impl PortalWork {
                 "portal user {user} sees {graphql:?}"
             );
         }
-        Ok(())
+        Ok(sample)
     }
 }
 
@@ -988,6 +1039,13 @@ impl DashboardReport {
                 figures.ceiling_statements,
                 "-"
             );
+            if let (Some(fields), Some(us)) = (figures.fields_per_response, figures.api_cpu_us_per_field) {
+                let _ = writeln!(
+                    out,
+                    "  {fields:.0} fields per answer, api CPU {us:.3} µs per field, {} bytes per answer",
+                    figures.response_bytes
+                );
+            }
             if let Some(error) = g.first_error.as_ref().or(c.first_error.as_ref()) {
                 let _ = writeln!(out, "  first error: {error}");
             }

@@ -12,7 +12,10 @@ use std::sync::{Arc, LazyLock};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use chrono::Utc;
 use entity::{portal_user, session, staff_user};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, QueryFilter, QueryTrait, SelectA, SelectB,
+    SelectC,
+};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -182,29 +185,36 @@ pub async fn viewer_for_token(db: &impl ConnectionTrait, token: &str) -> Result<
     if token.is_empty() || token.len() > 128 {
         return Ok(Viewer::Anonymous);
     }
-    // The session and its user in one statement (a session has one of the two).
-    let Some((session, staff, portal)) = session::Entity::find()
+    // The session, its user and a portal user's grants in one statement (a
+    // session has one of the two users; a portal user's row repeats once
+    // per grant, and per location of a whole account granted).
+    let mut statement = session::Entity::find()
         .find_also_related(staff_user::Entity)
         .find_also_related(portal_user::Entity)
         .filter(session::Column::TokenDigest.eq(token_digest(token)))
         .filter(session::Column::ExpiresAt.gt(Utc::now()))
-        .one(db)
-        .await?
-    else {
+        .into_query();
+    Grants::join_rows(&mut statement, sea_orm::JoinType::LeftJoin);
+    let rows = db.query_all(&statement).await?;
+    let Some(first) = rows.first() else {
         return Ok(Viewer::Anonymous);
     };
-    if let Some(user) = staff {
+    let session = session::Model::from_query_result(first, SelectA.as_str())?;
+    if let Some(user) = staff_user::Model::from_query_result_optional(first, SelectB.as_str())? {
         return Ok(Viewer::Staff {
             user,
             session_id: session.id,
         });
     }
-    if let Some(user) = portal {
-        let grants = Arc::new(Grants::load(db, user.id).await?);
+    if let Some(user) = portal_user::Model::from_query_result_optional(first, SelectC.as_str())? {
+        let mut grants = Grants::default();
+        for row in &rows {
+            grants.add_row(row)?;
+        }
         return Ok(Viewer::Portal {
             user,
             session_id: session.id,
-            grants,
+            grants: Arc::new(grants),
         });
     }
     Ok(Viewer::Anonymous)

@@ -47,15 +47,46 @@ impl Grants {
     /// # Errors
     /// On database failure.
     pub async fn load(db: &impl ConnectionTrait, portal_user_id: Uuid) -> Result<Self, ApiError> {
+        let mut statement = Query::select()
+            .from(portal_access::Entity)
+            .and_where(Expr::col((portal_access::Entity, portal_access::Column::PortalUserId)).eq(portal_user_id))
+            .to_owned();
+        Self::join_rows(&mut statement, JoinType::InnerJoin);
+        let mut grants = Self::default();
+        for row in db.query_all(&statement).await? {
+            grants.add_row(&row)?;
+        }
+        Ok(grants)
+    }
+
+    /// Joins to `statement` (which reads `portal_users` or `portal_access`)
+    /// the grant columns [`Grants::add_row`] reads: each `portal_access` row
+    /// of the portal user and, for a grant of a whole account, each of the
+    /// account's locations. `join` is `LeftJoin` when the statement reads
+    /// the portal user (a user without grants still has its row).
+    pub(crate) fn join_rows(statement: &mut sea_orm::sea_query::SelectStatement, join: JoinType) {
         let whole = Alias::new("whole");
-        let statement = Query::select()
-            .column((portal_access::Entity, portal_access::Column::AccountId))
-            .column((portal_access::Entity, portal_access::Column::LocationId))
+        if join == JoinType::LeftJoin {
+            statement.join(
+                JoinType::LeftJoin,
+                portal_access::Entity,
+                Expr::col((portal_access::Entity, portal_access::Column::PortalUserId))
+                    .equals((entity::portal_user::Entity, entity::portal_user::Column::Id)),
+            );
+        }
+        statement
+            .expr_as(
+                Expr::col((portal_access::Entity, portal_access::Column::AccountId)),
+                Alias::new("grant_account_id"),
+            )
+            .expr_as(
+                Expr::col((portal_access::Entity, portal_access::Column::LocationId)),
+                Alias::new("grant_location_id"),
+            )
             .expr_as(
                 Expr::col((whole.clone(), location::Column::Id)),
-                Alias::new("whole_location_id"),
+                Alias::new("grant_whole_location_id"),
             )
-            .from(portal_access::Entity)
             .join_as(
                 JoinType::LeftJoin,
                 location::Entity,
@@ -70,27 +101,29 @@ impl Grants {
                         Expr::col((whole, location::Column::OrganizationId))
                             .equals((portal_access::Entity, portal_access::Column::OrganizationId)),
                     ),
-            )
-            .and_where(Expr::col((portal_access::Entity, portal_access::Column::PortalUserId)).eq(portal_user_id))
-            .to_owned();
-        let mut grants = Self::default();
-        for row in db.query_all(&statement).await? {
-            let account: Uuid = row.try_get("", "account_id")?;
-            grants.accounts.insert(account);
-            match row.try_get::<Option<Uuid>>("", "location_id")? {
-                Some(location) => {
-                    grants.locations.insert(location);
-                    grants.visible_locations.insert(location);
-                }
-                None => {
-                    grants.whole_accounts.insert(account);
-                    if let Some(location) = row.try_get::<Option<Uuid>>("", "whole_location_id")? {
-                        grants.visible_locations.insert(location);
-                    }
+            );
+    }
+
+    /// Adds one row of the columns [`Grants::join_rows`] selects (a row of
+    /// a user without grants adds nothing).
+    pub(crate) fn add_row(&mut self, row: &sea_orm::QueryResult) -> Result<(), ApiError> {
+        let Some(account) = row.try_get::<Option<Uuid>>("", "grant_account_id")? else {
+            return Ok(());
+        };
+        self.accounts.insert(account);
+        match row.try_get::<Option<Uuid>>("", "grant_location_id")? {
+            Some(location) => {
+                self.locations.insert(location);
+                self.visible_locations.insert(location);
+            }
+            None => {
+                self.whole_accounts.insert(account);
+                if let Some(location) = row.try_get::<Option<Uuid>>("", "grant_whole_location_id")? {
+                    self.visible_locations.insert(location);
                 }
             }
         }
-        Ok(grants)
+        Ok(())
     }
 }
 

@@ -53,6 +53,14 @@ macro_rules! connection_types {
             }
         }
 
+        impl $crate::graphql::rows::PageOf for $connection {
+            type Node = $node;
+
+            fn page(&self) -> &::service::page::Connection<$node> {
+                &self.0
+            }
+        }
+
         #[doc = concat!("A page of ", $what, ".")]
         #[async_graphql::Object]
         impl $connection {

@@ -28,10 +28,10 @@
 use std::{borrow::Cow, future::Future, pin::Pin};
 
 use async_graphql::{
-    ContainerType, Context, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value,
+    ContainerType, Context, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
     futures_util::{FutureExt as _, StreamExt as _, stream::FuturesUnordered},
     indexmap::IndexMap,
-    parser::types::{Field, Selection},
+    parser::types::{Field, Selection, SelectionSet},
     registry,
 };
 
@@ -40,11 +40,42 @@ use common::GraphqlExecution as Execution;
 use super::context::AppData;
 
 /// A type whose fields can be answered from the row without I/O.
-pub trait PlainFields: ContainerType + Send + Sync {
+pub trait PlainFields: ContainerType + Send + Sync + Sized {
     /// The value of the field `ctx.item` (with its arguments and selection
     /// set) when it needs no I/O: exactly the `Value` the generic resolver
     /// would produce. `None` hands the field to the generic resolver.
     fn plain(&self, ctx: &Context<'_>) -> Option<Value>;
+
+    /// The field `field` of every row of `items` at once (one load for all
+    /// of them), as one value per row in row order. `None` (now, or from
+    /// the future) hands the field to the generic resolver row by row: an
+    /// argument it refuses or a failed load then answers with the generic
+    /// resolver's own errors.
+    fn batched<'a>(field: &'a Positioned<Field>, items: &'a Items<'a, Self>) -> Option<Batch<'a>> {
+        let _ = (field, items);
+        None
+    }
+}
+
+/// What [`PlainFields::batched`] answers: one value per row, or `None`.
+pub type Batch<'a> = Pin<Box<dyn Future<Output = Option<Vec<Value>>> + Send + 'a>>;
+
+/// Rows resolved together: the items of one list, or of the same field of
+/// several parents (the nodes of every location's page of assets), each
+/// with its own context (selection set and path).
+pub struct Items<'a, T> {
+    /// The rows.
+    pub rows: Vec<&'a T>,
+    /// Each row's context; all share one selection set.
+    pub ctxs: Vec<ContextSelectionSet<'a>>,
+}
+
+impl<'a, T> Items<'a, T> {
+    /// Row `index`'s context for `field`.
+    #[must_use]
+    pub fn field_ctx(&'a self, index: usize, field: &'a Positioned<Field>) -> Context<'a> {
+        self.ctxs[index].with_field(field)
+    }
 }
 
 /// A list of rows resolved through this module's path; the GraphQL type is
@@ -68,7 +99,11 @@ impl<T: PlainFields + OutputType> OutputType for Rows<'_, T> {
         if execution(ctx) == Execution::Generic {
             return OutputType::resolve(&self.0, ctx, field).await;
         }
-        resolve_rows(ctx, self.0).await
+        let items = Items {
+            rows: self.0.iter().collect(),
+            ctxs: (0..self.0.len()).map(|index| ctx.with_index(index)).collect(),
+        };
+        Ok(Value::List(resolve_items(&items).await))
     }
 }
 
@@ -78,44 +113,129 @@ fn execution<T>(ctx: &async_graphql::ContextBase<'_, T>) -> Execution {
         .map_or(Execution::Fast, |data| data.settings.graphql_execution)
 }
 
-type FieldFuture<'a> = Pin<Box<dyn Future<Output = ServerResult<(Name, Value)>> + Send + 'a>>;
-
-/// A field handed to the generic resolver, with the item it belongs to.
-struct Pending<'a> {
-    item: usize,
-    future: FieldFuture<'a>,
+/// What a pending piece of a list's work delivers.
+enum Done<'a> {
+    /// One row's field from the generic resolver.
+    Field(usize, ServerResult<(Name, Value)>),
+    /// A field of every row ([`PlainFields::batched`]).
+    Batch(&'a Positioned<Field>, Option<Vec<Value>>),
 }
 
-impl Future for Pending<'_> {
-    type Output = (usize, ServerResult<(Name, Value)>);
+type Work<'a> = Pin<Box<dyn Future<Output = Done<'a>> + Send + 'a>>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        let item = self.item;
-        self.future.as_mut().poll(cx).map(|result| (item, result))
-    }
-}
-
-async fn resolve_rows<T: PlainFields>(ctx: &ContextSelectionSet<'_>, rows: &[T]) -> ServerResult<Value> {
-    let items: Vec<ContextSelectionSet<'_>> = (0..rows.len()).map(|index| ctx.with_index(index)).collect();
-    let mut objects: Vec<IndexMap<Name, Value>> = Vec::with_capacity(rows.len());
-    let mut pending = FuturesUnordered::new();
-    for (index, (row, item)) in rows.iter().zip(&items).enumerate() {
-        let mut object = IndexMap::new();
-        let mut walk = Walk {
-            item: index,
-            object: &mut object,
-            pending: Some(&mut pending),
+/// Every row of `items`, one object each: the selection is collected once
+/// (fields through fragments, in document order), then each field is
+/// answered for all rows: batched, plain from each row, or by the generic
+/// resolver row by row, all pending work in one set.
+fn resolve_items<'a, T: PlainFields>(items: &'a Items<'a, T>) -> Pin<Box<dyn Future<Output = Vec<Value>> + Send + 'a>> {
+    Box::pin(async move {
+        let Some(first) = items.ctxs.first() else {
+            return Vec::new();
         };
-        walk.selection_set(item, row)?;
-        objects.push(object);
+        let mut objects: Vec<IndexMap<Name, Value>> = items.rows.iter().map(|_| IndexMap::new()).collect();
+        let mut fields = Vec::new();
+        collect_fields(first, &T::type_name(), &first.item.node, &mut fields);
+        let mut pending: FuturesUnordered<Work<'a>> = FuturesUnordered::new();
+        for field in fields {
+            let name = field.node.response_key().node.clone();
+            if field.node.name.node == "__typename" {
+                let type_name = T::type_name();
+                for object in &mut objects {
+                    insert_value(object, name.clone(), Value::String(type_name.clone().into_owned()));
+                }
+                continue;
+            }
+            if let Some(batch) = T::batched(field, items) {
+                pending.push(Box::pin(async move { Done::Batch(field, batch.await) }));
+                continue;
+            }
+            row_by_row(items, field, &mut objects, &mut pending);
+        }
+        while let Some(done) = pending.next().await {
+            match done {
+                Done::Field(index, Ok((name, value))) => insert_value(&mut objects[index], name, value),
+                Done::Field(index, Err(error)) => items.ctxs[index].add_error(error),
+                Done::Batch(field, Some(values)) => {
+                    let name = field.node.response_key().node.clone();
+                    for (object, value) in objects.iter_mut().zip(values) {
+                        insert_value(object, name.clone(), value);
+                    }
+                }
+                Done::Batch(field, None) => row_by_row(items, field, &mut objects, &mut pending),
+            }
+        }
+        objects.into_iter().map(object_value).collect()
+    })
+}
+
+/// `field` of each row: plain from the row, or by the generic resolver.
+fn row_by_row<'a, T: PlainFields>(
+    items: &'a Items<'a, T>,
+    field: &'a Positioned<Field>,
+    objects: &mut [IndexMap<Name, Value>],
+    pending: &mut FuturesUnordered<Work<'a>>,
+) {
+    let name = field.node.response_key().node.clone();
+    for (index, (row, ctx)) in items.rows.iter().zip(&items.ctxs).enumerate() {
+        if let Some(value) = row.plain(&ctx.with_field(field)) {
+            insert_value(&mut objects[index], name.clone(), value);
+            continue;
+        }
+        let row: &'a T = row;
+        pending.push(Box::pin(async move {
+            let ctx_field = ctx.with_field(field);
+            let name = ctx_field.item.node.response_key().node.clone();
+            Done::Field(
+                index,
+                row.resolve_field(&ctx_field)
+                    .await
+                    .map(|value| (name, value.unwrap_or_default())),
+            )
+        }));
     }
-    while let Some((index, result)) = pending.next().await {
-        match result {
-            Ok((name, value)) => insert_value(&mut objects[index], name, value),
-            Err(error) => items[index].add_error(error),
+}
+
+/// CollectFields for an object of type `type_name`: the fields of `set`,
+/// through fragment spreads and inline fragments whose type condition
+/// applies, in document order (a response key selected twice appears
+/// twice; its answers merge). `@skip`/`@include` were applied before
+/// execution; an unknown fragment was refused by validation.
+fn collect_fields<'a>(
+    ctx: &ContextSelectionSet<'a>,
+    type_name: &str,
+    set: &'a SelectionSet,
+    fields: &mut Vec<&'a Positioned<Field>>,
+) {
+    for selection in &set.items {
+        let (condition, selection_set) = match &selection.node {
+            Selection::Field(field) => {
+                fields.push(field);
+                continue;
+            }
+            Selection::FragmentSpread(spread) => {
+                let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node) else {
+                    continue;
+                };
+                (Some(&fragment.node.type_condition), &fragment.node.selection_set)
+            }
+            Selection::InlineFragment(fragment) => {
+                (fragment.node.type_condition.as_ref(), &fragment.node.selection_set)
+            }
+        };
+        let applies = condition.is_none_or(|condition| {
+            let condition = condition.node.on.node.as_str();
+            condition == type_name
+                || ctx
+                    .schema_env
+                    .registry
+                    .implements
+                    .get(type_name)
+                    .is_some_and(|interfaces| interfaces.contains(condition))
+        });
+        if applies {
+            collect_fields(ctx, type_name, &selection_set.node, fields);
         }
     }
-    Ok(Value::List(objects.into_iter().map(object_value).collect()))
 }
 
 /// An object's answer: `null` when no field produced a value, as the
@@ -132,16 +252,23 @@ fn object_value(object: IndexMap<Name, Value>) -> Value {
 /// asset type already read) from `value`, when every field it selects is
 /// plain; `None` hands the field to the generic resolver.
 pub fn plain_object<T: PlainFields + OutputType>(ctx: &Context<'_>, value: &T) -> Option<Value> {
-    let mut object = IndexMap::new();
-    let mut walk = Walk {
-        item: 0,
-        object: &mut object,
-        pending: None,
-    };
     let selection = ctx.with_selection_set(&ctx.item.node.selection_set);
-    walk.selection_set(&selection, value).ok()?;
-    if walk.item == usize::MAX {
-        return None;
+    let mut fields = Vec::new();
+    collect_fields(
+        &selection,
+        &T::type_name(),
+        &ctx.item.node.selection_set.node,
+        &mut fields,
+    );
+    let mut object = IndexMap::with_capacity(fields.len());
+    for field in fields {
+        let name = field.node.response_key().node.clone();
+        let value = if field.node.name.node == "__typename" {
+            Value::String(T::type_name().into_owned())
+        } else {
+            value.plain(&selection.with_field(field))?
+        };
+        insert_value(&mut object, name, value);
     }
     Some(object_value(object))
 }
@@ -153,110 +280,145 @@ pub fn plain_value<T: OutputType>(ctx: &Context<'_>, value: &T) -> Option<Value>
     OutputType::resolve(value, &selection, ctx.item).now_or_never()?.ok()
 }
 
-/// One item's walk over its selection set.
-struct Walk<'w, 'a> {
-    /// The item's index in the list (`usize::MAX` once a plain-only walk
-    /// met a field that is not plain).
-    item: usize,
-    object: &'w mut IndexMap<Name, Value>,
-    /// Where fields for the generic resolver go; `None` for a plain-only
-    /// walk ([`plain_object`]).
-    pending: Option<&'w mut FuturesUnordered<Pending<'a>>>,
+/// A connection type of the schema (see `connection_types!`): its page.
+pub trait PageOf: ContainerType + Send + Sync + Sized {
+    /// The rows' type.
+    type Node: PlainFields + OutputType;
+    /// The page.
+    fn page(&self) -> &service::page::Connection<Self::Node>;
 }
 
-impl<'a> Walk<'_, 'a> {
-    /// The walk of async-graphql's `Fields::add_set`, field by field.
-    fn selection_set<T: PlainFields + ?Sized>(
-        &mut self,
-        ctx: &ContextSelectionSet<'a>,
-        row: &'a T,
-    ) -> ServerResult<()> {
-        for selection in &ctx.item.node.items {
-            match &selection.node {
-                Selection::Field(field) => {
-                    if self.item == usize::MAX {
-                        return Ok(());
-                    }
-                    self.field(ctx, row, field);
+/// Answers a page field of every row of `items` at once: `pages` loads
+/// each row's page (in row order), with its total when `with_total`. The
+/// pages' rows of all parents then go through one [`resolve_items`], so
+/// the level below is batched again. `None` when the page arguments are
+/// refused or a load fails (the generic resolver then answers row by row,
+/// with its own errors).
+pub fn page_batch<'a, P, C, F, Fut>(field: &'a Positioned<Field>, items: &'a Items<'a, P>, pages: F) -> Batch<'a>
+where
+    P: PlainFields,
+    C: PageOf,
+    F: FnOnce(Context<'a>, service::Page, bool) -> Fut + Send + 'a,
+    Fut: Future<Output = Option<Vec<C>>> + Send + 'a,
+{
+    Box::pin(async move {
+        let ctx = items.field_ctx(0, field);
+        let (_, first) = ctx.param_value::<Option<i32>>("first", None).ok()?;
+        let (_, after) = ctx.param_value::<Option<String>>("after", None).ok()?;
+        let page = service::Page::new(first, after.as_deref()).ok()?;
+        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let connections = pages(ctx, page, with_total).await?;
+        Some(resolve_pages(field, items, &connections).await)
+    })
+}
+
+/// The connection objects of `field` for every parent in `parents`.
+async fn resolve_pages<'a, P, C: PageOf>(
+    field: &'a Positioned<Field>,
+    parents: &'a Items<'a, P>,
+    connections: &'a [C],
+) -> Vec<Value> {
+    let field_ctxs: Vec<Context<'_>> = parents.ctxs.iter().map(|ctx| ctx.with_field(field)).collect();
+    let page_ctxs: Vec<ContextSelectionSet<'_>> = field_ctxs
+        .iter()
+        .map(|ctx| ctx.with_selection_set(&field.node.selection_set))
+        .collect();
+    let Some(first) = page_ctxs.first() else {
+        return Vec::new();
+    };
+    let type_name = C::type_name();
+    let mut fields = Vec::new();
+    collect_fields(first, &type_name, &field.node.selection_set.node, &mut fields);
+    let mut objects: Vec<IndexMap<Name, Value>> = connections.iter().map(|_| IndexMap::new()).collect();
+    let mut pending: FuturesUnordered<PageWork<'_>> = FuturesUnordered::new();
+    for page_field in fields {
+        let name = page_field.node.response_key().node.clone();
+        match page_field.node.name.node.as_str() {
+            "__typename" => {
+                for object in &mut objects {
+                    insert_value(object, name.clone(), Value::String(type_name.clone().into_owned()));
                 }
-                selection => {
-                    let (condition, selection_set) = match selection {
-                        Selection::Field(_) => continue,
-                        Selection::FragmentSpread(spread) => {
-                            let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node) else {
-                                return Err(ServerError::new(
-                                    format!(r#"Unknown fragment "{}"."#, spread.node.fragment_name.node),
-                                    Some(spread.pos),
-                                ));
-                            };
-                            (Some(&fragment.node.type_condition), &fragment.node.selection_set)
-                        }
-                        Selection::InlineFragment(fragment) => {
-                            (fragment.node.type_condition.as_ref(), &fragment.node.selection_set)
-                        }
-                    };
-                    let condition = condition.map(|condition| condition.node.on.node.as_str());
-                    let type_name = row.introspection_type_name();
-                    let applies = condition.is_none_or(|condition| {
-                        type_name == condition
-                            || ctx
-                                .schema_env
-                                .registry
-                                .implements
-                                .get(&*type_name)
-                                .is_some_and(|interfaces| interfaces.contains(condition))
-                            || T::type_name() == condition
-                    });
-                    if applies {
-                        self.selection_set(&ctx.with_selection_set(selection_set), row)?;
-                    }
+            }
+            "totalCount" => {
+                for (object, connection) in objects.iter_mut().zip(connections) {
+                    insert_value(object, name.clone(), Value::from(connection.page().total_count));
+                }
+            }
+            "nodes" => pending.push(nodes_of(page_field, &page_ctxs, connections)),
+            _ => {
+                // pageInfo, edges: each page by the generic resolver.
+                for (index, (connection, ctx)) in connections.iter().zip(&page_ctxs).enumerate() {
+                    pending.push(Box::pin(async move {
+                        let ctx_field = ctx.with_field(page_field);
+                        let name = ctx_field.item.node.response_key().node.clone();
+                        PageDone::Field(
+                            index,
+                            connection
+                                .resolve_field(&ctx_field)
+                                .await
+                                .map(|value| (name, value.unwrap_or_default())),
+                        )
+                    }));
                 }
             }
         }
-        Ok(())
     }
+    while let Some(done) = pending.next().await {
+        match done {
+            PageDone::Field(index, Ok((name, value))) => insert_value(&mut objects[index], name, value),
+            PageDone::Field(index, Err(error)) => page_ctxs[index].add_error(error),
+            PageDone::Nodes(name, lists) => {
+                for (object, list) in objects.iter_mut().zip(lists) {
+                    insert_value(object, name.clone(), list);
+                }
+            }
+        }
+    }
+    objects.into_iter().map(object_value).collect()
+}
 
-    fn field<T: PlainFields + ?Sized>(
-        &mut self,
-        ctx: &ContextSelectionSet<'a>,
-        row: &'a T,
-        field: &'a Positioned<Field>,
-    ) {
-        let name = field.node.response_key().node.clone();
-        if field.node.name.node == "__typename" {
-            insert_value(
-                self.object,
-                name,
-                Value::String(row.introspection_type_name().into_owned()),
-            );
-            return;
-        }
-        if let Some(value) = row.plain(&ctx.with_field(field)) {
-            insert_value(self.object, name, value);
-            return;
-        }
-        let Some(pending) = self.pending.as_deref_mut() else {
-            self.item = usize::MAX;
-            return;
+/// What a pending piece of a page's work delivers.
+enum PageDone {
+    /// One page's field from the generic resolver.
+    Field(usize, ServerResult<(Name, Value)>),
+    /// The `nodes` of every page, one list each.
+    Nodes(Name, Vec<Value>),
+}
+
+type PageWork<'a> = Pin<Box<dyn Future<Output = PageDone> + Send + 'a>>;
+
+/// The `nodes` of every page, resolved as one list of rows; one list value
+/// per page.
+fn nodes_of<'a, C: PageOf>(
+    nodes: &'a Positioned<Field>,
+    page_ctxs: &'a [ContextSelectionSet<'a>],
+    connections: &'a [C],
+) -> PageWork<'a> {
+    Box::pin(async move {
+        let name = nodes.node.response_key().node.clone();
+        let field_ctxs: Vec<Context<'_>> = page_ctxs.iter().map(|ctx| ctx.with_field(nodes)).collect();
+        let list_ctxs: Vec<ContextSelectionSet<'_>> = field_ctxs
+            .iter()
+            .map(|ctx| ctx.with_selection_set(&nodes.node.selection_set))
+            .collect();
+        let mut items = Items {
+            rows: Vec::new(),
+            ctxs: Vec::new(),
         };
-        let errors = ctx;
-        let ctx = ctx.clone();
-        let mut future: FieldFuture<'a> = Box::pin(async move {
-            let ctx_field = ctx.with_field(field);
-            let name = ctx_field.item.node.response_key().node.clone();
-            Ok((name, row.resolve_field(&ctx_field).await?.unwrap_or_default()))
-        });
-        // Polled once now, in document order, as the generic executor first
-        // polls an object's fields: what is ready is inserted in that order.
-        match (&mut future).now_or_never() {
-            Some(Ok((name, value))) => insert_value(self.object, name, value),
-            Some(Err(error)) => errors.add_error(error),
-            None => pending.push(Pending {
-                item: self.item,
-                future,
-            }),
+        let mut lengths = Vec::with_capacity(connections.len());
+        for (connection, list) in connections.iter().zip(&list_ctxs) {
+            let rows = &connection.page().nodes;
+            lengths.push(rows.len());
+            items.rows.extend(rows.iter());
+            items.ctxs.extend((0..rows.len()).map(|index| list.with_index(index)));
         }
-    }
+        let mut values = resolve_items(&items).await.into_iter();
+        let lists = lengths
+            .into_iter()
+            .map(|length| Value::List(values.by_ref().take(length).collect()))
+            .collect();
+        PageDone::Nodes(name, lists)
+    })
 }
 
 /// async-graphql's merge of a response key selected more than once: the

@@ -1,7 +1,7 @@
 //! The account (a customer's billing account) and its contact information.
 
 use crate::graphql::connection::{list_cost, page_cost};
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, Positioned, Result, SimpleObject, parser::types::Field};
 use entity::{AssetStatus as DbAssetStatus, InvoiceStatus as DbInvoiceStatus, account};
 
 use super::{
@@ -22,7 +22,7 @@ use crate::graphql::{
         LocationCountOfAccount, LocationPageOfAccount, OpenInvoicesOfAccount, PortalStatusOfAccount,
         PortalUsersOfAccount,
     },
-    rows::{PlainFields, plain_object, plain_value},
+    rows::{Batch, Items, PlainFields, page_batch, plain_object, plain_value},
 };
 use service::audit;
 
@@ -90,6 +90,159 @@ impl PlainFields for Account {
             _ => None,
         }
     }
+
+    fn batched<'a>(field: &'a Positioned<Field>, items: &'a Items<'a, Self>) -> Option<Batch<'a>> {
+        let ids = move || items.rows.iter().map(|a| a.0.id).collect::<Vec<_>>();
+        match field.node.name.node.as_str() {
+            "portalStatus" => Some(Box::pin(async move {
+                let ctx = items.field_ctx(0, field);
+                let ids = ids();
+                let found = ctx
+                    .loaders()
+                    .many(ids.iter().map(|id| PortalStatusOfAccount(*id)))
+                    .await
+                    .ok()?;
+                ids.iter()
+                    .enumerate()
+                    .map(|(index, id)| {
+                        let status = found
+                            .get(&PortalStatusOfAccount(*id))
+                            .copied()
+                            .map_or(PortalStatus::NotConnected, Into::into);
+                        plain_value(&items.field_ctx(index, field), &status)
+                    })
+                    .collect()
+            })),
+            "balanceDue" => Some(Box::pin(async move {
+                let ctx = items.field_ctx(0, field);
+                let ids = ids();
+                let found = ctx
+                    .loaders()
+                    .many(ids.iter().map(|id| OpenInvoicesOfAccount(*id)))
+                    .await
+                    .ok()?;
+                ids.iter()
+                    .enumerate()
+                    .map(|(index, id)| {
+                        let open = found.get(&OpenInvoicesOfAccount(*id)).map_or(&[][..], Vec::as_slice);
+                        plain_object(&items.field_ctx(index, field), &balance(open))
+                    })
+                    .collect()
+            })),
+            "locations" => Some(page_batch(field, items, move |ctx, page, with_total| async move {
+                let loaders = ctx.loaders();
+                let ids = ids();
+                let mut pages = loaders
+                    .many(ids.iter().map(|id| LocationPageOfAccount(*id, page)))
+                    .await
+                    .ok()?;
+                let totals = if with_total {
+                    Some(
+                        loaders
+                            .many(ids.iter().map(|id| LocationCountOfAccount(*id)))
+                            .await
+                            .ok()?,
+                    )
+                } else {
+                    None
+                };
+                Some(
+                    ids.iter()
+                        .map(|id| {
+                            let rows = pages.remove(&LocationPageOfAccount(*id, page)).unwrap_or_default();
+                            let total = totals
+                                .as_ref()
+                                .map(|t| t.get(&LocationCountOfAccount(*id)).copied().unwrap_or(0));
+                            LocationConnection::from(Connection::from_rows(
+                                rows.into_iter().map(Location).collect(),
+                                page,
+                                total,
+                            ))
+                        })
+                        .collect(),
+                )
+            })),
+            "assets" => Some(page_batch(field, items, move |ctx, page, with_total| async move {
+                let (_, status) = ctx.param_value::<Option<AssetStatus>>("status", None).ok()?;
+                let status: Option<DbAssetStatus> = status.map(Into::into);
+                let loaders = ctx.loaders();
+                let ids = ids();
+                let mut pages = loaders
+                    .many(ids.iter().map(|id| AssetPageOfAccount(*id, status, page)))
+                    .await
+                    .ok()?;
+                let totals = if with_total {
+                    Some(
+                        loaders
+                            .many(ids.iter().map(|id| AssetCountOfAccount(*id, status)))
+                            .await
+                            .ok()?,
+                    )
+                } else {
+                    None
+                };
+                Some(
+                    ids.iter()
+                        .map(|id| {
+                            let rows = pages.remove(&AssetPageOfAccount(*id, status, page)).unwrap_or_default();
+                            let total = totals
+                                .as_ref()
+                                .map(|t| t.get(&AssetCountOfAccount(*id, status)).copied().unwrap_or(0));
+                            AssetConnection::from(Connection::from_rows(
+                                rows.into_iter().map(Asset).collect(),
+                                page,
+                                total,
+                            ))
+                        })
+                        .collect(),
+                )
+            })),
+            "invoices" => Some(page_batch(field, items, move |ctx, page, with_total| async move {
+                let (_, status) = ctx.param_value::<Option<InvoiceStatus>>("status", None).ok()?;
+                let status: Option<DbInvoiceStatus> = status.map(Into::into);
+                let loaders = ctx.loaders();
+                let ids = ids();
+                let mut pages = loaders
+                    .many(ids.iter().map(|id| InvoicePageOfAccount(*id, status, page)))
+                    .await
+                    .ok()?;
+                let totals = if with_total {
+                    Some(
+                        loaders
+                            .many(ids.iter().map(|id| InvoiceCountOfAccount(*id, status)))
+                            .await
+                            .ok()?,
+                    )
+                } else {
+                    None
+                };
+                Some(
+                    ids.iter()
+                        .map(|id| {
+                            let rows = pages
+                                .remove(&InvoicePageOfAccount(*id, status, page))
+                                .unwrap_or_default();
+                            let total = totals
+                                .as_ref()
+                                .map(|t| t.get(&InvoiceCountOfAccount(*id, status)).copied().unwrap_or(0));
+                            InvoiceConnection::from(Connection::from_rows(
+                                rows.into_iter().map(Invoice).collect(),
+                                page,
+                                total,
+                            ))
+                        })
+                        .collect(),
+                )
+            })),
+            _ => None,
+        }
+    }
+}
+
+/// Sum of amountDue over `open` invoices, in their currency (USD when none).
+fn balance(open: &[entity::invoice::Model]) -> Money {
+    let currency = open.first().map_or("USD", |i| i.currency.as_str());
+    Money::new(open.iter().map(|i| i.amount_due_cents).sum(), currency)
 }
 
 /// A customer's billing account: its locations, assets and invoices.
@@ -249,7 +402,6 @@ impl Account {
             .one(OpenInvoicesOfAccount(self.0.id))
             .await?
             .unwrap_or_default();
-        let currency = open.first().map_or("USD", |i| i.currency.as_str());
-        Ok(Money::new(open.iter().map(|i| i.amount_due_cents).sum(), currency))
+        Ok(balance(&open))
     }
 }

@@ -1,7 +1,7 @@
 //! Locations: the physical sites of an account.
 
 use crate::graphql::connection::page_cost;
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, Positioned, Result, SimpleObject, parser::types::Field};
 use entity::{AssetStatus as DbAssetStatus, location};
 
 use super::{
@@ -15,7 +15,7 @@ use crate::{
         connection::{Connection, Node, Page, connection_types},
         context::ContextExt,
         loaders::{AccountKey, AssetCountAtLocation, AssetPageAtLocation},
-        rows::{PlainFields, plain_object, plain_value},
+        rows::{Batch, Items, PlainFields, page_batch, plain_object, plain_value},
     },
 };
 
@@ -82,6 +82,50 @@ impl PlainFields for Location {
             "id" => plain_value(ctx, &to_id(self.0.id)),
             "name" => plain_value(ctx, &self.0.name.as_str()),
             "address" => plain_object(ctx, &self.address_of()),
+            _ => None,
+        }
+    }
+
+    fn batched<'a>(field: &'a Positioned<Field>, items: &'a Items<'a, Self>) -> Option<Batch<'a>> {
+        let ids = move || items.rows.iter().map(|l| l.0.id).collect::<Vec<_>>();
+        match field.node.name.node.as_str() {
+            "assets" => Some(page_batch(field, items, move |ctx, page, with_total| async move {
+                let (_, status) = ctx.param_value::<Option<AssetStatus>>("status", None).ok()?;
+                let status: Option<DbAssetStatus> = status.map(Into::into);
+                let loaders = ctx.loaders();
+                let ids = ids();
+                let mut pages = loaders
+                    .many(ids.iter().map(|id| AssetPageAtLocation(*id, status, page)))
+                    .await
+                    .ok()?;
+                let totals = if with_total {
+                    Some(
+                        loaders
+                            .many(ids.iter().map(|id| AssetCountAtLocation(*id, status)))
+                            .await
+                            .ok()?,
+                    )
+                } else {
+                    None
+                };
+                Some(
+                    ids.iter()
+                        .map(|id| {
+                            let rows = pages
+                                .remove(&AssetPageAtLocation(*id, status, page))
+                                .unwrap_or_default();
+                            let total = totals
+                                .as_ref()
+                                .map(|t| t.get(&AssetCountAtLocation(*id, status)).copied().unwrap_or(0));
+                            AssetConnection::from(Connection::from_rows(
+                                rows.into_iter().map(Asset).collect(),
+                                page,
+                                total,
+                            ))
+                        })
+                        .collect(),
+                )
+            })),
             _ => None,
         }
     }
