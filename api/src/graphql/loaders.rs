@@ -93,18 +93,17 @@ impl Loaders {
         self.batch.loader().seen_locations.lock().ok()?.get(&id).cloned()
     }
 
-    /// The organization's asset type `id` when this request has read the
-    /// organization's types already (without waiting: `None` means look it
-    /// up with [`Loaders::asset_type`]).
-    #[must_use]
-    pub fn cached_asset_type(&self, id: Uuid) -> Option<asset_type::Model> {
+    /// `f` of the organization's asset type `id` when this request has
+    /// read the organization's types already (without waiting or copying:
+    /// `None` means look it up with [`Loaders::asset_type`]).
+    pub fn with_cached_asset_type<R>(&self, id: Uuid, f: impl FnOnce(&asset_type::Model) -> R) -> Option<R> {
         self.batch
             .loader()
             .asset_types
             .get()
             .or_else(|| self.asset_types.get())
             .and_then(|types| types.get(&id))
-            .cloned()
+            .map(f)
     }
 
     /// The organization's asset type `id`. A page of assets names a handful

@@ -1,25 +1,40 @@
 //! The execution path for lists of rows already loaded in a batch: the
-//! `nodes` of every connection, and the other lists of the list-heavy types.
+//! `nodes` of every connection ([`Rows`]).
 //!
 //! async-graphql resolves a list with one future per item and, inside each
 //! item, one boxed future per selected field, polled through a
-//! `FuturesUnordered` of its own. For a page of a thousand assets that
-//! machinery costs far more than reading the rows did. [`Rows`] walks the
-//! list's selection set once per item instead: a field whose value needs no
-//! I/O is answered at once from the row ([`PlainFields::plain`]), and only
-//! the other fields (those that load through a DataLoader) are handed to the
-//! type's generic resolver ([`ContainerType::resolve_field`], the code
-//! `#[Object]` generated), all items' pending fields in one set.
+//! `FuturesUnordered` of its own; a nested page goes through a DataLoader
+//! lookup and a connection object per parent. For a staff page of 50
+//! accounts × 5 locations × 4 assets that machinery costs far more than
+//! reading the rows did. Here a list is resolved field by field for all
+//! its rows at once (`resolve_items`):
 //!
-//! The answer is byte for byte the generic executor's (checked by the
-//! `fast_path` differential tests, on both databases): the same walk over
-//! fields, fragments and inline fragments with the same type conditions,
+//! - the selection is collected once per list (fields through fragment
+//!   spreads and inline fragments whose type condition applies, in
+//!   document order, a response key selected twice kept twice);
+//! - a field whose value needs no I/O is answered from each row
+//!   ([`PlainFields::plain`]: ids, names, enums, dates, an address, an
+//!   amount, an asset type the request has already read);
+//! - a field that loads is answered for every row in one call where the
+//!   type says how ([`PlainFields::batched`]: an account's portal status
+//!   and balance, and the nested pages `Account.locations`,
+//!   `Account.assets`, `Account.invoices`, `Location.assets` through
+//!   [`page_batch`], whose rows of all parents are again one list, so the
+//!   next level is batched too);
+//! - anything else goes to the type's generic resolver row by row
+//!   ([`ContainerType::resolve_field`], the code `#[Object]` generated),
+//!   and so does a batched field whose arguments are refused or whose load
+//!   failed, which then answers with the generic resolver's own errors.
+//!
+//! The answer is the generic executor's, byte for byte (checked by the
+//! `fast_path` differential test, on both databases, over the README's,
+//! the portal's, the bench's and generated documents): the same fields,
 //! `__typename`, the same merging of a response key selected twice
-//! (`insert_value`), fields that were ready when first polled in document
-//! order and the others as they complete, errors added with their paths,
-//! and an item whose fields all failed answered as `null`. `@skip` and
-//! `@include` were applied to the document before execution, and the
-//! schema registers no other directive for fields.
+//! (`insert_value`), errors with the same paths, and an object whose
+//! fields all failed answered as `null`. Key order is settled afterwards
+//! for both paths alike ([`super::order`]). `@skip` and `@include` were
+//! applied to the document before execution, and the schema registers no
+//! other directive for fields.
 //!
 //! `GRAPHQL_EXECUTION=generic` turns this path off (every list then goes
 //! through async-graphql's own `resolve_list`), for the differential test
@@ -132,9 +147,15 @@ fn resolve_items<'a, T: PlainFields>(items: &'a Items<'a, T>) -> Pin<Box<dyn Fut
         let Some(first) = items.ctxs.first() else {
             return Vec::new();
         };
-        let mut objects: Vec<IndexMap<Name, Value>> = items.rows.iter().map(|_| IndexMap::new()).collect();
         let mut fields = Vec::new();
-        collect_fields(first, &T::type_name(), &first.item.node, &mut fields);
+        collect_fields(first, &T::type_name(), &first.item.node, &mut |field| {
+            fields.push(field);
+        });
+        let mut objects: Vec<IndexMap<Name, Value>> = items
+            .rows
+            .iter()
+            .map(|_| IndexMap::with_capacity(fields.len()))
+            .collect();
         let mut pending: FuturesUnordered<Work<'a>> = FuturesUnordered::new();
         for field in fields {
             let name = field.node.response_key().node.clone();
@@ -204,12 +225,12 @@ fn collect_fields<'a>(
     ctx: &ContextSelectionSet<'a>,
     type_name: &str,
     set: &'a SelectionSet,
-    fields: &mut Vec<&'a Positioned<Field>>,
+    fields: &mut impl FnMut(&'a Positioned<Field>),
 ) {
     for selection in &set.items {
         let (condition, selection_set) = match &selection.node {
             Selection::Field(field) => {
-                fields.push(field);
+                fields(field);
                 continue;
             }
             Selection::FragmentSpread(spread) => {
@@ -252,25 +273,55 @@ fn object_value(object: IndexMap<Name, Value>) -> Value {
 /// asset type already read) from `value`, when every field it selects is
 /// plain; `None` hands the field to the generic resolver.
 pub fn plain_object<T: PlainFields + OutputType>(ctx: &Context<'_>, value: &T) -> Option<Value> {
+    plain_object_with(ctx, &T::type_name(), |ctx| value.plain(ctx))
+}
+
+/// [`plain_object`] for an object of type `type_name` whose fields `plain`
+/// answers (from a borrowed row, without building the output type).
+pub fn plain_object_with(
+    ctx: &Context<'_>,
+    type_name: &str,
+    plain: impl Fn(&Context<'_>) -> Option<Value>,
+) -> Option<Value> {
     let selection = ctx.with_selection_set(&ctx.item.node.selection_set);
-    let mut fields = Vec::new();
-    collect_fields(
-        &selection,
-        &T::type_name(),
-        &ctx.item.node.selection_set.node,
-        &mut fields,
-    );
-    let mut object = IndexMap::with_capacity(fields.len());
-    for field in fields {
+    let mut object = IndexMap::with_capacity(ctx.item.node.selection_set.node.items.len());
+    let mut complete = true;
+    collect_fields(&selection, type_name, &ctx.item.node.selection_set.node, &mut |field| {
+        if !complete {
+            return;
+        }
         let name = field.node.response_key().node.clone();
         let value = if field.node.name.node == "__typename" {
-            Value::String(T::type_name().into_owned())
+            Some(Value::String(type_name.to_owned()))
         } else {
-            value.plain(&selection.with_field(field))?
+            plain(&selection.with_field(field))
         };
-        insert_value(&mut object, name, value);
-    }
-    Some(object_value(object))
+        match value {
+            Some(value) => insert_value(&mut object, name, value),
+            None => complete = false,
+        }
+    });
+    complete.then(|| object_value(object))
+}
+
+/// The `Value` of enum item `value`, from names made once per process
+/// (`Name::new` would allocate for each row).
+pub fn enum_value<E>(names: &'static std::sync::LazyLock<Vec<(E, Name)>>, value: E) -> Option<Value>
+where
+    E: PartialEq + Send + Sync + 'static,
+{
+    names
+        .iter()
+        .find(|(item, _)| *item == value)
+        .map(|(_, name)| Value::Enum(name.clone()))
+}
+
+/// The names of enum `E`'s items, for [`enum_value`].
+pub fn enum_names<E: async_graphql::resolver_utils::EnumType>() -> Vec<(E, Name)> {
+    E::items()
+        .iter()
+        .map(|item| (item.value, Name::new(item.name)))
+        .collect()
 }
 
 /// A scalar or enum field's value, through its own `OutputType` (the same
@@ -328,8 +379,13 @@ async fn resolve_pages<'a, P, C: PageOf>(
     };
     let type_name = C::type_name();
     let mut fields = Vec::new();
-    collect_fields(first, &type_name, &field.node.selection_set.node, &mut fields);
-    let mut objects: Vec<IndexMap<Name, Value>> = connections.iter().map(|_| IndexMap::new()).collect();
+    collect_fields(first, &type_name, &field.node.selection_set.node, &mut |field| {
+        fields.push(field);
+    });
+    let mut objects: Vec<IndexMap<Name, Value>> = connections
+        .iter()
+        .map(|_| IndexMap::with_capacity(fields.len()))
+        .collect();
     let mut pending: FuturesUnordered<PageWork<'_>> = FuturesUnordered::new();
     for page_field in fields {
         let name = page_field.node.response_key().node.clone();

@@ -1,6 +1,8 @@
 //! The account (a customer's billing account) and its contact information.
 
 use crate::graphql::connection::{list_cost, page_cost};
+use std::sync::LazyLock;
+
 use async_graphql::{Context, Enum, ID, Object, Positioned, Result, SimpleObject, parser::types::Field};
 use entity::{AssetStatus as DbAssetStatus, InvoiceStatus as DbInvoiceStatus, account};
 
@@ -22,7 +24,9 @@ use crate::graphql::{
         LocationCountOfAccount, LocationPageOfAccount, OpenInvoicesOfAccount, PortalStatusOfAccount,
         PortalUsersOfAccount,
     },
-    rows::{Batch, Items, PlainFields, page_batch, plain_object, plain_value},
+    rows::{
+        Batch, Items, PlainFields, enum_names, enum_value, page_batch, plain_object, plain_object_with, plain_value,
+    },
 };
 use service::audit;
 
@@ -61,14 +65,17 @@ impl Node for Account {
     }
 }
 
-impl PlainFields for ContactInfo {
-    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
-        match ctx.item.node.name.node.as_str() {
-            "name" => plain_value(ctx, &self.name),
-            "email" => plain_value(ctx, &self.email),
-            "phone" => plain_value(ctx, &self.phone),
-            _ => None,
-        }
+/// The names of [`PortalStatus`]'s items (see [`enum_value`]).
+static PORTAL_STATUS_NAMES: LazyLock<Vec<(PortalStatus, async_graphql::Name)>> = LazyLock::new(enum_names);
+
+/// A plain field of account `a`'s contact information (read from the row,
+/// without building a [`ContactInfo`]).
+fn contact_field(a: &account::Model, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+    match ctx.item.node.name.node.as_str() {
+        "name" => plain_value(ctx, &a.contact_name),
+        "email" => plain_value(ctx, &a.contact_email),
+        "phone" => plain_value(ctx, &a.contact_phone),
+        _ => None,
     }
 }
 
@@ -79,14 +86,7 @@ impl PlainFields for Account {
             "id" => plain_value(ctx, &to_id(a.id)),
             "number" => plain_value(ctx, &a.number.as_str()),
             "name" => plain_value(ctx, &a.name.as_str()),
-            "contact" => plain_object(
-                ctx,
-                &ContactInfo {
-                    name: a.contact_name.clone(),
-                    email: a.contact_email.clone(),
-                    phone: a.contact_phone.clone(),
-                },
-            ),
+            "contact" => plain_object_with(ctx, "ContactInfo", |ctx| contact_field(a, ctx)),
             _ => None,
         }
     }
@@ -103,13 +103,12 @@ impl PlainFields for Account {
                     .await
                     .ok()?;
                 ids.iter()
-                    .enumerate()
-                    .map(|(index, id)| {
+                    .map(|id| {
                         let status = found
                             .get(&PortalStatusOfAccount(*id))
                             .copied()
                             .map_or(PortalStatus::NotConnected, Into::into);
-                        plain_value(&items.field_ctx(index, field), &status)
+                        enum_value(&PORTAL_STATUS_NAMES, status)
                     })
                     .collect()
             })),

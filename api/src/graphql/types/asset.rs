@@ -1,6 +1,8 @@
 //! Assets (the units a business deploys) and asset types.
 
-use async_graphql::{Context, Enum, ID, Object, Result};
+use std::sync::LazyLock;
+
+use async_graphql::{Context, Enum, ID, Name, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{asset, asset_type};
 
@@ -11,7 +13,7 @@ use crate::{
         connection::{Node, connection_types},
         context::ContextExt,
         loaders::LocationKey,
-        rows::{PlainFields, plain_object, plain_value},
+        rows::{PlainFields, enum_names, enum_value, plain_object, plain_object_with, plain_value},
     },
 };
 
@@ -66,16 +68,23 @@ impl Node for Asset {
     }
 }
 
+/// The names of [`AssetStatus`]'s items (see [`enum_value`]).
+static STATUS_NAMES: LazyLock<Vec<(AssetStatus, Name)>> = LazyLock::new(enum_names);
+
 impl PlainFields for AssetType {
     fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
-        let t = &self.0;
-        match ctx.item.node.name.node.as_str() {
-            "id" => plain_value(ctx, &to_id(t.id)),
-            "name" => plain_value(ctx, &t.name.as_str()),
-            "description" => plain_value(ctx, &t.description.as_deref()),
-            "requestable" => plain_value(ctx, &t.requestable),
-            _ => None,
-        }
+        asset_type_field(&self.0, ctx)
+    }
+}
+
+/// A plain field of asset type `t`.
+fn asset_type_field(t: &asset_type::Model, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+    match ctx.item.node.name.node.as_str() {
+        "id" => plain_value(ctx, &to_id(t.id)),
+        "name" => plain_value(ctx, &t.name.as_str()),
+        "description" => plain_value(ctx, &t.description.as_deref()),
+        "requestable" => plain_value(ctx, &t.requestable),
+        _ => None,
     }
 }
 
@@ -85,12 +94,14 @@ impl PlainFields for Asset {
         match ctx.item.node.name.node.as_str() {
             "id" => plain_value(ctx, &to_id(a.id)),
             "tag" => plain_value(ctx, &a.tag.as_str()),
-            "status" => plain_value(ctx, &AssetStatus::from(a.status)),
+            "status" => enum_value(&STATUS_NAMES, AssetStatus::from(a.status)),
             "deployedAt" => plain_value(ctx, &a.deployed_at),
-            "assetType" => {
-                let found = ctx.loaders().cached_asset_type(a.asset_type_id)?;
-                plain_object(ctx, &AssetType(found))
-            }
+            "assetType" => ctx
+                .loaders()
+                .with_cached_asset_type(a.asset_type_id, |t| {
+                    plain_object_with(ctx, "AssetType", |ctx| asset_type_field(t, ctx))
+                })
+                .flatten(),
             "location" => match a.location_id {
                 None => Some(async_graphql::Value::Null),
                 Some(id) => plain_object(ctx, &Location(ctx.loaders().seen_location(id)?)),
