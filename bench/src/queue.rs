@@ -22,10 +22,13 @@
 //! from each worker's `METRICS_ADDR` listener when it is ready and once
 //! every delivery is SENT), the commits PostgreSQL counted in the run's
 //! database (`pg_stat_database.xact_commit`, every process's, the api's
-//! and the bench's own included), and the CPU time of all `postgres`
-//! processes (from `/proc`; other databases' work on the same server counts
-//! too, so run the bench on a quiet server). With the workers' own CPU
-//! time that is what an email costs.
+//! and the bench's own included, from before the workers start until their
+//! connections are gone; PostgreSQL publishes a backend's counts up to 10 s
+//! late, so each drain first waits that long, except with `--quick`), and
+//! the CPU time of all `postgres` processes (from `/proc`; other
+//! databases' work on the same server counts too, so run the bench on a
+//! quiet server). With the workers' own CPU time that is what an email
+//! costs.
 //!
 //! Every measure checks that each of its emails arrived exactly once (and
 //! nothing else did), and at the end every delivery row must be SENT. That is
@@ -553,13 +556,20 @@ async fn drain(
     let n = accounts.len();
     let before = sink.count();
     let sent_before = sent_count(&api.db).await?;
+    if !plan.quick {
+        // The invitations' commits must not land in the drain's count.
+        progress("waiting for PostgreSQL to publish the statistics of the queueing");
+        tokio::time::sleep(STATS_FLUSH).await;
+    }
+    let backends_before = backends(&api.db).await;
+    let commits_at_start = commits(&api.db).await;
     let (mut processes, metrics) = spawn_with_metrics(plan, worker_env, count).await?;
     let start = processes
         .iter()
         .map(|p| p.ready_at)
         .min()
         .context("no worker started")?;
-    let costs_at_start = Costs::read(&api.db, &metrics).await;
+    let costs_at_start = Costs::read(&metrics).await;
     // Generous: a broken worker fails the run, a slow machine does not.
     let timeout = Duration::from_secs(60) + Duration::from_millis(200) * u32::try_from(n)?;
     let cpu_at_start = worker_cpu(&processes);
@@ -581,15 +591,15 @@ async fn drain(
         .max_by_key(|m| m.peak_rss_kib);
     let rate = Rate::new(n, end.duration_since(start).as_secs_f64());
     all_sent(&api.db, sent_before + n).await?;
-    let costs_at_end = Costs::read(&api.db, &metrics).await;
+    let costs_at_end = Costs::read(&metrics).await;
     let expected: Vec<String> = accounts.iter().map(|a| a.email.clone()).collect();
     checks
         .exactly_once(&format!("{count} worker(s)"), sink, before, &expected, plan.settle)
         .await;
-    // PostgreSQL reports a backend's commits up to a second late: read them
-    // after the settle time (which is at least that).
-    let commits_at_end = commits(&api.db).await;
     stop_workers(processes).await;
+    // A backend publishes its last statistics when it exits.
+    workers_disconnected(&api.db, backends_before).await;
+    let commits_at_end = commits(&api.db).await;
     let per_email = |then: Option<f64>, now: Option<f64>| now.zip(then).map(|(now, then)| (now - then) / n as f64);
     let drain = Drain {
         workers: count,
@@ -599,7 +609,7 @@ async fn drain(
         worker_cpu_ms_per_email,
         worker_memory,
         worker_statements_per_email: per_email(costs_at_start.statements, costs_at_end.statements),
-        commits_per_email: per_email(costs_at_start.commits, commits_at_end),
+        commits_per_email: per_email(commits_at_start, commits_at_end),
         postgres_cpu_ms_per_email: per_email(costs_at_start.postgres_cpu_ms, costs_at_end.postgres_cpu_ms),
     };
     progress(&format!(
@@ -665,28 +675,55 @@ async fn all_sent(db: &DatabaseConnection, expected: usize) -> anyhow::Result<()
         if Instant::now() >= deadline {
             bail!("only {sent} of {expected} deliveries were SENT 30 s after their emails arrived");
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-/// What the database work of a drain is counted with, read at one moment;
-/// `None` where it could not be read.
+/// How long PostgreSQL (≥ 15) may keep an idle backend's statistics
+/// before publishing them (`PGSTAT_IDLE_INTERVAL`, 10 s), and a margin: a
+/// drain's commits are counted from after it.
+const STATS_FLUSH: Duration = Duration::from_secs(11);
+
+/// What the workers' database work is counted with at one moment (commits
+/// are read apart: see [`drain`]); `None` where it could not be read.
 struct Costs {
     /// The workers' `portal_db_statements_total`, summed.
     statements: Option<f64>,
-    /// `pg_stat_database.xact_commit` of the run's database.
-    commits: Option<f64>,
     /// CPU time of every `postgres` process, milliseconds.
     postgres_cpu_ms: Option<f64>,
 }
 
 impl Costs {
-    async fn read(db: &DatabaseConnection, metrics: &[String]) -> Self {
+    async fn read(metrics: &[String]) -> Self {
         Self {
             statements: worker_statements(metrics).await,
-            commits: commits(db).await,
             postgres_cpu_ms: postgres_cpu_ms(),
         }
+    }
+}
+
+/// Connections to the run's database now (PostgreSQL only).
+async fn backends(db: &DatabaseConnection) -> Option<i64> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return None;
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()",
+        ))
+        .await
+        .ok()??;
+    row.try_get::<i64>("", "n").ok()
+}
+
+/// Waits (up to 5 s) until the stopped workers' connections are gone, that
+/// is, until their backends have exited and published their statistics.
+async fn workers_disconnected(db: &DatabaseConnection, before: Option<i64>) {
+    let Some(before) = before else { return };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while backends(db).await.is_some_and(|now| now > before) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -62,8 +62,9 @@ pub struct Drain {
     /// `portal_db_statements_total`, the outbox sweeper's included).
     pub worker_statements_per_email: Option<f64>,
     /// Transactions PostgreSQL committed in the run's database per email,
-    /// over the same time and a second more (`pg_stat_database.xact_commit`:
-    /// every process's, read-only ones too); `None` on SQLite.
+    /// from before the workers started until they had disconnected
+    /// (`pg_stat_database.xact_commit`: every process's, read-only ones
+    /// too, the workers' start-up included); `None` on SQLite.
     pub commits_per_email: Option<f64>,
     /// CPU time of all `postgres` processes per email over the drain
     /// (Linux only; 10 ms resolution); `None` on SQLite.
