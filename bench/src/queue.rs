@@ -17,6 +17,19 @@
 //!    the sink accepting the email. A varying pause before each call keeps
 //!    the calls from locking onto the worker's poll period.
 //!
+//! For each drain the database work is counted too, per email: the SQL
+//! statements the workers ran (their `portal_db_statements_total`, scraped
+//! from each worker's `METRICS_ADDR` listener when it is ready and once
+//! every delivery is SENT), the commits PostgreSQL counted in the run's
+//! database (`pg_stat_database.xact_commit`, every process's, the api's
+//! and the bench's own included, from before the workers start until their
+//! connections are gone; PostgreSQL publishes a backend's counts up to 10 s
+//! late, so each drain first waits that long, except with `--quick`), and
+//! the CPU time of all `postgres` processes (from `/proc`; other
+//! databases' work on the same server counts too, so run the bench on a
+//! quiet server). With the workers' own CPU time that is what an email
+//! costs.
+//!
 //! Every measure checks that each of its emails arrived exactly once (and
 //! nothing else did), and at the end every delivery row must be SENT. That is
 //! all `--quick` asserts; no speed is asserted anywhere.
@@ -44,7 +57,10 @@ use lettre::{
     message::{Mailbox, MultiPart},
     transport::smtp::PoolConfig,
 };
-use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait as _, DatabaseConnection, DbBackend, EntityTrait as _, PaginatorTrait as _,
+    QueryFilter as _, Statement,
+};
 use serde_json::json;
 use testkit::{TestDatabase, smtp_sink::SmtpSink};
 
@@ -312,12 +328,32 @@ async fn measure(
         "queued {n} invitations ({:.1} inviteToPortal/s over {INVITE_CLIENTS} clients)",
         invite.per_second
     ));
-    let first = drain(plan, sink, worker_env, &one, 1, bare[0].rate.per_second, &mut checks).await?;
+    let first = drain(
+        plan,
+        api,
+        sink,
+        worker_env,
+        &one,
+        1,
+        bare[0].rate.per_second,
+        &mut checks,
+    )
+    .await?;
 
     let two = create_accounts(api, "w2", n).await?;
     invite_all(api, &two).await?;
     progress(&format!("queued {n} invitations"));
-    let second = drain(plan, sink, worker_env, &two, 2, bare[1].rate.per_second, &mut checks).await?;
+    let second = drain(
+        plan,
+        api,
+        sink,
+        worker_env,
+        &two,
+        2,
+        bare[1].rate.per_second,
+        &mut checks,
+    )
+    .await?;
 
     let (latency, worker_memory_idle) = if plan.latency_samples == 0 {
         (None, None)
@@ -500,9 +536,16 @@ async fn last_arrival(sink: &SmtpSink, before: usize, n: usize, timeout: Duratio
 }
 
 /// Starts `count` workers on the queued backlog of `accounts` and times them
-/// from the first one's "worker ready" to the last email's arrival.
+/// from the first one's "worker ready" to the last email's arrival; counts
+/// their statements, the database's commits and PostgreSQL's CPU time from
+/// then until every delivery of the backlog is SENT.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the measure's inputs, each used once; a struct would only rename them"
+)]
 async fn drain(
     plan: &Plan,
+    api: &Api,
     sink: &SmtpSink,
     worker_env: &HashMap<String, String>,
     accounts: &[BenchAccount],
@@ -512,12 +555,21 @@ async fn drain(
 ) -> anyhow::Result<Drain> {
     let n = accounts.len();
     let before = sink.count();
-    let mut processes = workers::spawn(&plan.worker_bin, worker_env, count).await?;
+    let sent_before = sent_count(&api.db).await?;
+    if !plan.quick {
+        // The invitations' commits must not land in the drain's count.
+        progress("waiting for PostgreSQL to publish the statistics of the queueing");
+        tokio::time::sleep(STATS_FLUSH).await;
+    }
+    let backends_before = backends(&api.db).await;
+    let commits_at_start = commits(&api.db).await;
+    let (mut processes, metrics) = spawn_with_metrics(plan, worker_env, count).await?;
     let start = processes
         .iter()
         .map(|p| p.ready_at)
         .min()
         .context("no worker started")?;
+    let costs_at_start = Costs::read(&metrics).await;
     // Generous: a broken worker fails the run, a slow machine does not.
     let timeout = Duration::from_secs(60) + Duration::from_millis(200) * u32::try_from(n)?;
     let cpu_at_start = worker_cpu(&processes);
@@ -538,11 +590,17 @@ async fn drain(
         .filter_map(WorkerProcess::memory)
         .max_by_key(|m| m.peak_rss_kib);
     let rate = Rate::new(n, end.duration_since(start).as_secs_f64());
+    all_sent(&api.db, sent_before + n).await?;
+    let costs_at_end = Costs::read(&metrics).await;
     let expected: Vec<String> = accounts.iter().map(|a| a.email.clone()).collect();
     checks
         .exactly_once(&format!("{count} worker(s)"), sink, before, &expected, plan.settle)
         .await;
     stop_workers(processes).await;
+    // A backend publishes its last statistics when it exits.
+    workers_disconnected(&api.db, backends_before).await;
+    let commits_at_end = commits(&api.db).await;
+    let per_email = |then: Option<f64>, now: Option<f64>| now.zip(then).map(|(now, then)| (now - then) / n as f64);
     let drain = Drain {
         workers: count,
         concurrency: count * plan.concurrency,
@@ -550,12 +608,182 @@ async fn drain(
         rate,
         worker_cpu_ms_per_email,
         worker_memory,
+        worker_statements_per_email: per_email(costs_at_start.statements, costs_at_end.statements),
+        commits_per_email: per_email(commits_at_start, commits_at_end),
+        postgres_cpu_ms_per_email: per_email(costs_at_start.postgres_cpu_ms, costs_at_end.postgres_cpu_ms),
     };
     progress(&format!(
-        "{count} worker(s): {n} emails in {:.3} s = {:.1}/s ({:.3} of the bare client)",
-        drain.rate.seconds, drain.rate.per_second, drain.ratio_to_bare
+        "{count} worker(s): {n} emails in {:.3} s = {:.1}/s ({:.3} of the bare client); per email: {} statements, {} commits, PostgreSQL CPU {} ms",
+        drain.rate.seconds,
+        drain.rate.per_second,
+        drain.ratio_to_bare,
+        crate::report::or_na(drain.worker_statements_per_email, 2),
+        crate::report::or_na(drain.commits_per_email, 2),
+        crate::report::or_na(drain.postgres_cpu_ms_per_email, 3),
     ));
     Ok(drain)
+}
+
+/// Starts `count` workers at once, each with a `METRICS_ADDR` of its own on
+/// a free loopback port; returns them with their metrics URLs.
+async fn spawn_with_metrics(
+    plan: &Plan,
+    worker_env: &HashMap<String, String>,
+    count: usize,
+) -> anyhow::Result<(Vec<WorkerProcess>, Vec<String>)> {
+    let mut envs = Vec::with_capacity(count);
+    let mut urls = Vec::with_capacity(count);
+    for _ in 0..count {
+        let port = free_port()?;
+        let mut env = worker_env.clone();
+        env.insert("METRICS_ADDR".to_owned(), format!("127.0.0.1:{port}"));
+        envs.push(env);
+        urls.push(format!("http://127.0.0.1:{port}/metrics"));
+    }
+    // All started before any is waited for, as `workers::spawn` does.
+    let processes = futures::future::try_join_all(
+        envs.iter()
+            .map(|env| workers::spawn_one(&plan.worker_bin, &[], env, workers::WORKER_READY)),
+    )
+    .await?;
+    Ok((processes, urls))
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Delivery rows SENT so far.
+async fn sent_count(db: &DatabaseConnection) -> anyhow::Result<usize> {
+    Ok(email_delivery::Entity::find()
+        .filter(email_delivery::Column::Status.eq(DeliveryStatus::Sent))
+        .count(db)
+        .await? as usize)
+}
+
+/// Waits until `expected` delivery rows are SENT (the last emails reach the
+/// sink a moment before their rows are marked).
+async fn all_sent(db: &DatabaseConnection, expected: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sent = sent_count(db).await?;
+        if sent >= expected {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("only {sent} of {expected} deliveries were SENT 30 s after their emails arrived");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How long PostgreSQL (≥ 15) may keep an idle backend's statistics
+/// before publishing them (`PGSTAT_IDLE_INTERVAL`, 10 s), and a margin: a
+/// drain's commits are counted from after it.
+const STATS_FLUSH: Duration = Duration::from_secs(11);
+
+/// What the workers' database work is counted with at one moment (commits
+/// are read apart: see [`drain`]); `None` where it could not be read.
+struct Costs {
+    /// The workers' `portal_db_statements_total`, summed.
+    statements: Option<f64>,
+    /// CPU time of every `postgres` process, milliseconds.
+    postgres_cpu_ms: Option<f64>,
+}
+
+impl Costs {
+    async fn read(metrics: &[String]) -> Self {
+        Self {
+            statements: worker_statements(metrics).await,
+            postgres_cpu_ms: postgres_cpu_ms(),
+        }
+    }
+}
+
+/// Connections to the run's database now (PostgreSQL only).
+async fn backends(db: &DatabaseConnection) -> Option<i64> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return None;
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()",
+        ))
+        .await
+        .ok()??;
+    row.try_get::<i64>("", "n").ok()
+}
+
+/// Waits (up to 5 s) until the stopped workers' connections are gone, that
+/// is, until their backends have exited and published their statistics.
+async fn workers_disconnected(db: &DatabaseConnection, before: Option<i64>) {
+    let Some(before) = before else { return };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while backends(db).await.is_some_and(|now| now > before) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The sum of the workers' `portal_db_statements_total` (each scrape runs
+/// one statement of its own, the queue's state, before it counts).
+async fn worker_statements(metrics: &[String]) -> Option<f64> {
+    let client = reqwest::Client::new();
+    let mut total = 0.0;
+    for url in metrics {
+        let text = client.get(url).send().await.ok()?.text().await.ok()?;
+        total += text.lines().find_map(|line| {
+            line.strip_prefix("portal_db_statements_total ")
+                .and_then(|value| value.trim().parse::<f64>().ok())
+        })?;
+    }
+    Some(total)
+}
+
+/// Transactions committed in the run's database so far (PostgreSQL only).
+async fn commits(db: &DatabaseConnection) -> Option<f64> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return None;
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+        ))
+        .await
+        .ok()??;
+    row.try_get::<i64>("", "xact_commit").ok().map(|n| n as f64)
+}
+
+/// User + system CPU time of every process named `postgres`, milliseconds
+/// (`/proc/<pid>/stat`, in clock ticks of 10 ms); `None` without `/proc`.
+fn postgres_cpu_ms() -> Option<f64> {
+    let mut ticks = 0_u64;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.bytes().all(|b| b.is_ascii_digit()));
+        if !is_pid {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue; // gone meanwhile
+        };
+        // `pid (comm) state …`: utime and stime are the 12th and 13th fields after `)`.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if head.split_once('(').map(|(_, comm)| comm) != Some("postgres") {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        ticks += field(11) + field(12);
+    }
+    Some(ticks as f64 * 10.0)
 }
 
 /// The CPU time the worker processes have used in total, if `/proc` says.

@@ -57,6 +57,23 @@ pub struct Drain {
     /// The busiest worker's resident memory at the end of the drain, with
     /// its peak (Linux only).
     pub worker_memory: Option<crate::workers::Memory>,
+    /// SQL statements the worker processes ran per email, from their ready
+    /// line until every delivery of the backlog was SENT (their
+    /// `portal_db_statements_total`, the outbox sweeper's included).
+    pub worker_statements_per_email: Option<f64>,
+    /// Transactions PostgreSQL committed in the run's database per email,
+    /// from before the workers started until they had disconnected
+    /// (`pg_stat_database.xact_commit`: every process's, read-only ones
+    /// too, the workers' start-up included); `None` on SQLite.
+    pub commits_per_email: Option<f64>,
+    /// CPU time of all `postgres` processes per email over the drain
+    /// (Linux only; 10 ms resolution); `None` on SQLite.
+    pub postgres_cpu_ms_per_email: Option<f64>,
+}
+
+/// `value` with `decimals` decimals, or `n/a`.
+pub fn or_na(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "n/a".to_owned(), |value| format!("{value:.decimals$}"))
 }
 
 /// Times from `inviteToPortal` returning to the email's arrival.
@@ -200,6 +217,20 @@ impl QueueReport {
                 drain.concurrency
             );
             row(&mut out, &label, &drain.rate, ratio);
+            let cpu_total = drain
+                .worker_cpu_ms_per_email
+                .zip(drain.postgres_cpu_ms_per_email)
+                .map(|(worker, postgres)| worker + postgres);
+            let _ = writeln!(
+                out,
+                "{:<46} per email: {} statements (workers), {} commits, CPU ms worker {} + PostgreSQL {} = {}",
+                "",
+                or_na(drain.worker_statements_per_email, 2),
+                or_na(drain.commits_per_email, 2),
+                or_na(drain.worker_cpu_ms_per_email, 3),
+                or_na(drain.postgres_cpu_ms_per_email, 3),
+                or_na(cpu_total, 3),
+            );
         }
         match &self.latency {
             Some(latency) => {

@@ -6,8 +6,11 @@
 //! - `QUEUED` — waiting for a worker. `next_attempt_at` is when the sweeper
 //!   pushes it again if nobody has picked it up (a lost push, a wiped queue).
 //! - claimed — still `QUEUED`, with `lease_owner`/`lease_expires_at` set by
-//!   one conditional UPDATE ([`claim`]): only one worker wins, others skip.
+//!   one conditional UPDATE ([`claim`], or [`claim_many`] for a worker's
+//!   batch of jobs): only one worker wins, others skip.
 //! - `SENT` — done; a re-delivered job finds it and skips ([`claim`] fails).
+//!   [`finish`] records an outcome, [`finish_sent_many`] a batch of SENT
+//!   rows in one statement.
 //! - `RETRYING` — a transient failure; `next_attempt_at` is when it is due.
 //!   The sweeper moves it back to `QUEUED` and pushes it ([`take_due`]).
 //! - `FAILED` — a permanent failure or the attempts ran out; staff may
@@ -113,8 +116,7 @@ fn unleased(now: DateTime<Utc>) -> Condition {
 
 /// Claims a QUEUED row for `owner` and counts the attempt. `None` when the
 /// row is gone, already SENT/FAILED/RETRYING, or leased by another worker.
-/// One statement: the conditional UPDATE returns the claimed row
-/// (`RETURNING`, which PostgreSQL and SQLite ≥ 3.35 both have).
+/// [`claim_many`] for one row.
 ///
 /// # Errors
 /// On database failure.
@@ -124,6 +126,28 @@ pub async fn claim(
     owner: &str,
     lease: std::time::Duration,
 ) -> Result<Option<email_delivery::Model>, DbErr> {
+    Ok(claim_many(db, &[id], owner, lease).await?.pop())
+}
+
+/// Claims the QUEUED, unleased rows among `ids` for `owner` (a lease until
+/// now + `lease`) and counts an attempt on each; returns the rows claimed,
+/// in no particular order. A row that is gone, already SENT/FAILED/RETRYING
+/// or leased by another worker is not among them, so of two jobs for one
+/// row only one gets it. One statement for all of them: the conditional
+/// UPDATE returns the claimed rows (`RETURNING`, which PostgreSQL and
+/// SQLite ≥ 3.35 both have).
+///
+/// # Errors
+/// On database failure.
+pub async fn claim_many(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+    owner: &str,
+    lease: std::time::Duration,
+) -> Result<Vec<email_delivery::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = Utc::now();
     let mut update = email_delivery::Entity::update_many()
         .col_expr(email_delivery::Column::LeaseOwner, Expr::value(owner))
@@ -135,13 +159,13 @@ pub async fn claim(
             email_delivery::Column::Attempts,
             Expr::col(email_delivery::Column::Attempts).add(1),
         )
-        .filter(email_delivery::Column::Id.eq(id))
+        .filter(email_delivery::Column::Id.is_in(ids.iter().copied()))
         .filter(email_delivery::Column::Status.eq(DeliveryStatus::Queued))
         .filter(unleased(now))
         .into_query();
     update.returning_all();
     let statement = db.get_database_backend().build(&update);
-    email_delivery::Entity::find().from_raw_sql(statement).one(db).await
+    email_delivery::Entity::find().from_raw_sql(statement).all(db).await
 }
 
 /// The outcome of one send attempt.
@@ -203,6 +227,34 @@ pub async fn finish(db: &impl ConnectionTrait, id: Uuid, owner: &str, outcome: &
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Marks SENT those of `ids` that `owner` still holds and releases their
+/// leases, in one statement; returns the ids marked (an id missing from it
+/// had its lease lost: another worker took the row over). The same as
+/// [`finish`] with [`Outcome::Sent`] for each.
+///
+/// # Errors
+/// On database failure.
+pub async fn finish_sent_many(db: &impl ConnectionTrait, ids: &[Uuid], owner: &str) -> Result<Vec<Uuid>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut update = email_delivery::Entity::update_many()
+        .col_expr(email_delivery::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            email_delivery::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(email_delivery::Column::Status, Expr::value(DeliveryStatus::Sent))
+        .col_expr(email_delivery::Column::SentAt, Expr::value(Some(Utc::now())))
+        .col_expr(email_delivery::Column::LastError, Expr::value(Option::<String>::None))
+        .filter(email_delivery::Column::Id.is_in(ids.iter().copied()))
+        .filter(email_delivery::Column::LeaseOwner.eq(owner))
+        .into_query();
+    update.returning_col(email_delivery::Column::Id);
+    let rows = db.query_all_raw(db.get_database_backend().build(&update)).await?;
+    rows.iter().map(|row| row.try_get::<Uuid>("", "id")).collect()
 }
 
 fn truncate(error: &str) -> String {

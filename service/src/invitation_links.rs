@@ -1,15 +1,23 @@
 //! Invitation links: minting the one-time link an invitation email carries.
 //!
 //! A link is minted when its email is about to be sent, never when the
-//! invitation is written: a fresh 256-bit token whose SHA-256 digest is
-//! kept in `invitation_links` ([`mint`]). It becomes the invitation's
-//! current link (`token_digest`, superseding every earlier one) only once
-//! the mail relay has accepted the email that carries it ([`activate`]):
-//! a link minted for a send that failed or stalled never reached anybody,
-//! so the link in the last email the customer did receive keeps working.
-//! A minted link that was never activated reads as superseded, which only
-//! matters to whoever holds it: nobody, or a relay that accepted it just as
-//! its worker died.
+//! invitation is written: a fresh 256-bit token for the email, from what
+//! [`load_many`] read about the invitation (still PENDING and unexpired?
+//! whose names does the email show?), by [`mint_for`], which writes
+//! nothing. Only once the mail relay has accepted the email that carries it
+//! is the link recorded ([`record_sent`]): its SHA-256 digest kept in
+//! `invitation_links` and made the invitation's current link
+//! (`token_digest`, superseding every earlier one), in the same
+//! transaction as the delivery's SENT mark. A link minted for a send that
+//! failed or stalled never reached anybody and is never stored, so the link
+//! in the last email the customer did receive keeps working. A link whose
+//! email the relay accepted just as its worker died is not stored either;
+//! the delivery is sent again (delivery is at least once) with a new link.
+//!
+//! Everything here works on a batch (one statement for all the invitations
+//! of a batch of emails), so a worker's cost per email does not grow with
+//! the emails it sends at once; [`mint`] and [`activate`] are the same for
+//! one invitation.
 //!
 //! The raw token is handed back once, for the email; it is never stored,
 //! queued or logged.
@@ -17,11 +25,14 @@
 //! This module owns the mint only; what a link allows when it is opened is
 //! decided by the invitation rules.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use entity::{InvitationStatus, account, invitation, invitation_link, organization};
+use entity::{InvitationStatus, account, invitation, organization};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    JoinType, QueryFilter, QuerySelect, RelationTrait, Set, Statement, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
+    RelationTrait, Statement, Value,
+    sea_query::{CaseStatement, Expr},
 };
 use uuid::Uuid;
 
@@ -30,7 +41,7 @@ use uuid::Uuid;
 pub struct MintedLink {
     /// The raw token: put it into the email and nowhere else.
     pub token: String,
-    /// The token's digest, for [`activate`] once the email is accepted.
+    /// The token's digest, for [`record_sent`] once the email is accepted.
     pub digest: String,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
@@ -54,12 +65,30 @@ impl std::fmt::Debug for MintedLink {
 /// What became of a mint.
 #[derive(Debug, Clone)]
 pub enum Mint {
-    /// The invitation's new current link.
+    /// A new link for the invitation (current once recorded).
     Minted(MintedLink),
-    /// The invitation was accepted, revoked or has expired: nothing written.
+    /// The invitation was accepted, revoked or has expired.
     NotPending,
     /// There is no such invitation in the organization.
     Gone,
+}
+
+/// What an invitation email needs to know about its invitation, read at
+/// send time ([`load_many`]).
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Invitee {
+    /// The invitation.
+    pub id: Uuid,
+    /// Its organization (a delivery of another organization must not see it).
+    pub organization_id: Uuid,
+    /// Whether it is still PENDING.
+    pub status: InvitationStatus,
+    /// When its links stop working.
+    pub expires_at: DateTime<Utc>,
+    /// The invited account (the email's greeting).
+    pub account_name: String,
+    /// The inviting business.
+    pub organization_name: String,
 }
 
 /// The accept page's link for `token`; `public_url` has no trailing slash.
@@ -69,137 +98,157 @@ pub fn accept_link(public_url: &str, token: &str) -> String {
     format!("{public_url}/portal/accept?token={token}")
 }
 
-/// Mints a new link for a still-PENDING, unexpired invitation of the
-/// organization: keeps its digest in `invitation_links` (not yet current:
-/// see [`activate`]) and returns the raw token with what the email shows.
-/// Nothing is written otherwise.
-///
-/// On PostgreSQL the mint and the read are one statement (one round trip,
-/// one commit); on SQLite a SELECT and an INSERT.
+/// Reads the invitations `ids` with the names their emails show, in one
+/// statement, whatever their status (see [`mint_for`]); missing ids are
+/// missing from the map.
 ///
 /// # Errors
 /// On database failure.
-pub async fn mint(db: &DatabaseConnection, organization_id: Uuid, invitation_id: Uuid) -> Result<Mint, DbErr> {
-    let (token, digest) = common::token::new_token();
-    let kept = digest.clone();
-    let minted = if db.get_database_backend() == DbBackend::Postgres {
-        mint_in_one_statement(db, invitation_id, organization_id, digest).await?
-    } else {
-        load_then_mint(db, invitation_id, organization_id, digest).await?
-    };
-    if let Some(shown) = minted {
-        return Ok(Mint::Minted(MintedLink {
-            token,
-            digest: kept,
-            expires_at: shown.expires_at,
-            account_name: shown.account_name,
-            organization_name: shown.organization_name,
-        }));
+pub async fn load_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, Invitee>, DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    // Rare: tell a revoked, accepted or expired invitation from a missing one.
-    let exists = invitation::Entity::find_by_id(invitation_id)
-        .filter(invitation::Column::OrganizationId.eq(organization_id))
-        .one(db)
-        .await?
-        .is_some();
-    Ok(if exists { Mint::NotPending } else { Mint::Gone })
-}
-
-/// What the invitation email shows besides the link.
-#[derive(Debug, FromQueryResult)]
-struct Shown {
-    expires_at: DateTime<Utc>,
-    account_name: String,
-    organization_name: String,
-}
-
-/// The PostgreSQL mint: one statement, so one round trip and one commit.
-/// The invitation is read with the names its email shows (still PENDING,
-/// not expired, of the delivery's organization) and the INSERT keeps the
-/// new digest in `invitation_links` only when it was found.
-const MINT_IN_ONE_STATEMENT: &str = r#"WITH pending AS (
-    SELECT i.id, i.expires_at, a.name AS account_name, o.name AS organization_name
-    FROM invitations AS i
-    JOIN accounts AS a ON a.id = i.account_id
-    JOIN organizations AS o ON o.id = i.organization_id
-    WHERE i.id = $3 AND i.organization_id = $4 AND i.status = $5 AND i.expires_at > $2
-), link AS (
-    INSERT INTO invitation_links (token_digest, invitation_id, created_at)
-    SELECT $1, id, $2 FROM pending
-)
-SELECT expires_at, account_name, organization_name FROM pending"#;
-
-/// PostgreSQL only (a data-modifying `WITH`); `None` when nothing was minted.
-async fn mint_in_one_statement(
-    db: &DatabaseConnection,
-    invitation_id: Uuid,
-    organization_id: Uuid,
-    digest: String,
-) -> Result<Option<Shown>, DbErr> {
-    let statement = Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        MINT_IN_ONE_STATEMENT,
-        [
-            digest.into(),
-            Utc::now().into(),
-            invitation_id.into(),
-            organization_id.into(),
-            InvitationStatus::Pending.into(),
-        ],
-    );
-    Shown::find_by_statement(statement).one(db).await
-}
-
-/// The same as [`mint_in_one_statement`] for SQLite (no data-modifying
-/// `WITH`): one joined SELECT, then the INSERT.
-async fn load_then_mint(
-    db: &DatabaseConnection,
-    invitation_id: Uuid,
-    organization_id: Uuid,
-    digest: String,
-) -> Result<Option<Shown>, DbErr> {
-    let now = Utc::now();
-    let pending = invitation::Entity::find_by_id(invitation_id)
-        .filter(invitation::Column::OrganizationId.eq(organization_id))
-        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
-        .filter(invitation::Column::ExpiresAt.gt(now))
+    let rows = invitation::Entity::find()
+        .filter(invitation::Column::Id.is_in(ids.iter().copied()))
         .select_only()
+        .column(invitation::Column::Id)
+        .column(invitation::Column::OrganizationId)
+        .column(invitation::Column::Status)
         .column(invitation::Column::ExpiresAt)
         .column_as(account::Column::Name, "account_name")
         .column_as(organization::Column::Name, "organization_name")
         .join(JoinType::InnerJoin, invitation::Relation::Account.def())
         .join(JoinType::InnerJoin, invitation::Relation::Organization.def())
-        .into_model::<Shown>()
-        .one(db)
+        .into_model::<Invitee>()
+        .all(db)
         .await?;
-    let Some(shown) = pending else {
-        return Ok(None);
-    };
-    invitation_link::ActiveModel {
-        token_digest: Set(digest),
-        invitation_id: Set(invitation_id),
-        created_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    Ok(Some(shown))
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
 }
 
-/// Makes a minted link the invitation's current one, superseding the
-/// earlier links, now that the relay accepted the email carrying it (with
-/// `last_sent_at` set to now). Nothing changes when the invitation was
-/// accepted, revoked or deleted meanwhile. Safe to repeat. `true` when the
-/// link became current.
+/// Mints a new link for an email of `organization_id` about `invitee` (as
+/// [`load_many`] read it; `None` when it was not found): a fresh token, when
+/// the invitation is the organization's, still PENDING and unexpired at
+/// `now`. Writes nothing: the link is stored by [`record_sent`] once the
+/// relay has accepted its email.
+#[must_use]
+pub fn mint_for(invitee: Option<&Invitee>, organization_id: Uuid, now: DateTime<Utc>) -> Mint {
+    let Some(invitee) = invitee.filter(|invitee| invitee.organization_id == organization_id) else {
+        return Mint::Gone;
+    };
+    if invitee.status != InvitationStatus::Pending || invitee.expires_at <= now {
+        return Mint::NotPending;
+    }
+    let (token, digest) = common::token::new_token();
+    Mint::Minted(MintedLink {
+        token,
+        digest,
+        expires_at: invitee.expires_at,
+        account_name: invitee.account_name.clone(),
+        organization_name: invitee.organization_name.clone(),
+    })
+}
+
+/// [`load_many`] and [`mint_for`] for one invitation of the organization.
+///
+/// # Errors
+/// On database failure.
+pub async fn mint(db: &impl ConnectionTrait, organization_id: Uuid, invitation_id: Uuid) -> Result<Mint, DbErr> {
+    let invitees = load_many(db, &[invitation_id]).await?;
+    Ok(mint_for(invitees.get(&invitation_id), organization_id, Utc::now()))
+}
+
+/// A link whose email the relay accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentLink {
+    /// The invitation.
+    pub invitation_id: Uuid,
+    /// The digest of the link the email carried.
+    pub digest: String,
+}
+
+/// Records links whose emails the relay accepted, in two statements for
+/// all of them: their digests are kept in `invitation_links` (so that each
+/// is known, as superseded once a later one is current), and each becomes
+/// its invitation's current link with `last_sent_at` now, unless the
+/// invitation was accepted, revoked or deleted meanwhile. Of several links
+/// of one invitation the last one listed becomes current. Safe to repeat;
+/// returns how many invitations got a new current link.
+///
+/// # Errors
+/// On database failure.
+pub async fn record_sent(db: &impl ConnectionTrait, links: &[SentLink]) -> Result<u64, DbErr> {
+    if links.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    db.execute_raw(insert_links(db.get_database_backend(), links, now))
+        .await?;
+
+    // The last link of each invitation wins.
+    let mut current: Vec<(Uuid, &str)> = Vec::with_capacity(links.len());
+    for link in links.iter().rev() {
+        if !current.iter().any(|(id, _)| *id == link.invitation_id) {
+            current.push((link.invitation_id, &link.digest));
+        }
+    }
+    let mut digest = CaseStatement::new();
+    for (id, link_digest) in &current {
+        digest = digest.case(invitation::Column::Id.eq(*id), Expr::val(*link_digest));
+    }
+    let digest = digest.finally(Expr::col(invitation::Column::TokenDigest));
+    let updated = invitation::Entity::update_many()
+        .col_expr(invitation::Column::TokenDigest, digest.into())
+        .col_expr(invitation::Column::LastSentAt, Expr::value(now))
+        .filter(invitation::Column::Id.is_in(current.iter().map(|(id, _)| *id)))
+        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected)
+}
+
+/// `INSERT INTO invitation_links … SELECT` over a `VALUES` list of the
+/// links, joined to `invitations` so that a link of an invitation deleted
+/// meanwhile is dropped instead of failing the batch. (Both PostgreSQL and
+/// SQLite name a `VALUES` list's columns `column1`, `column2`; SQLite wants
+/// a `WHERE` before `ON CONFLICT` in an `INSERT … SELECT` with a join.)
+fn insert_links(backend: DbBackend, links: &[SentLink], now: DateTime<Utc>) -> Statement {
+    let mut values: Vec<Value> = Vec::with_capacity(2 * links.len() + 1);
+    let mut parameter = |value: Value| {
+        values.push(value);
+        match backend {
+            DbBackend::Postgres => format!("${}", values.len()),
+            _ => "?".to_owned(),
+        }
+    };
+    let created_at = parameter(now.into());
+    let rows: Vec<String> = links
+        .iter()
+        .map(|link| {
+            let digest = parameter(link.digest.clone().into());
+            let invitation_id = parameter(link.invitation_id.into());
+            format!("({digest}, {invitation_id})")
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO invitation_links (token_digest, invitation_id, created_at) \
+         SELECT v.column1, i.id, {created_at} FROM (VALUES {}) AS v \
+         JOIN invitations AS i ON i.id = v.column2 WHERE true \
+         ON CONFLICT (token_digest) DO NOTHING",
+        rows.join(", ")
+    );
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// [`record_sent`] for one link: makes it the invitation's current link
+/// now that the relay accepted the email carrying it. `true` when it
+/// became current.
 ///
 /// # Errors
 /// On database failure.
 pub async fn activate(db: &impl ConnectionTrait, invitation_id: Uuid, digest: &str) -> Result<bool, DbErr> {
-    let updated = invitation::Entity::update_many()
-        .col_expr(invitation::Column::TokenDigest, Expr::value(Some(digest.to_owned())))
-        .col_expr(invitation::Column::LastSentAt, Expr::value(Utc::now()))
-        .filter(invitation::Column::Id.eq(invitation_id))
-        .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected == 1)
+    let link = SentLink {
+        invitation_id,
+        digest: digest.to_owned(),
+    };
+    Ok(record_sent(db, &[link]).await? == 1)
 }

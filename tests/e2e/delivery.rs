@@ -1002,3 +1002,128 @@ async fn a_delivery_claimed_past_its_attempts_fails_without_an_email() {
     );
     assert!(sink.messages().is_empty(), "nothing was sent");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The `portal_db_statements_total` a worker serves on `127.0.0.1:{port}`
+/// (the scrape's own read of the queue's state included).
+async fn worker_statements(port: u16) -> u64 {
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("portal_db_statements_total ")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no portal_db_statements_total in\n{metrics}"))
+}
+
+/// The jobs in flight in one worker share their database rounds
+/// (`worker::group_commit`): a backlog drained by one worker with the
+/// default `WORKER_CONCURRENCY` costs at most 3 SQL statements per email —
+/// counted from the worker's start, its start-up checks and its sweeper
+/// included — where claiming, reading, storing the link and marking SENT
+/// one email at a time cost 4 or 5. And batching changes nothing about
+/// what arrives: every email once, every row SENT with its link current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_drained_by_one_worker_costs_at_most_3_statements_per_email_and_each_email_arrives_once() {
+    const BACKLOG: usize = 200;
+    let sink = SmtpSink::start().await;
+    let redis = namespace().await;
+    let app = app_with(&redis, &sink, &QUIET).await;
+    let invited = invite(&app, BACKLOG).await;
+    let queue = queue_of(&app).await;
+    for one in &invited {
+        queue.push(one.delivery_id).await.expect("push");
+    }
+    let port = free_port();
+    let worker = WorkerProcess::spawn(&app, &[("METRICS_ADDR", &format!("127.0.0.1:{port}"))]).await;
+
+    let messages = sink.wait_for(BACKLOG, Duration::from_secs(120)).await;
+    eventually(Duration::from_secs(10), async || {
+        match count_with_status(&app.db, DeliveryStatus::Sent).await as usize {
+            BACKLOG => Ok(()),
+            sent => Err(format!("{sent} of {BACKLOG} deliveries SENT")),
+        }
+    })
+    .await;
+    let statements = worker_statements(port).await;
+    let per_email = statements as f64 / BACKLOG as f64;
+    println!("one worker drained {BACKLOG} invitations with {statements} SQL statements: {per_email:.2} per email");
+    assert!(per_email <= 3.0, "{statements} statements for {BACKLOG} emails");
+
+    sink.assert_count_stays(BACKLOG, Duration::from_millis(1500)).await;
+    let counts = per_recipient(&messages);
+    assert_eq!(counts.len(), BACKLOG, "every invitation was sent");
+    assert!(counts.values().all(|n| *n == 1), "duplicates: {counts:?}");
+    for message in messages.iter().take(20) {
+        let token = link_token(message, &app.settings.public_url);
+        assert_eq!(
+            link_state(&app, &token).await,
+            Some(service::invitations::Link::Current),
+            "the link of the email to {:?} is current",
+            message.rcpt_to
+        );
+    }
+    assert!(worker.terminate().await.success());
+}
+
+/// Two jobs for one delivery that reach the worker together end up in one
+/// database round: its claim UPDATE lets one of them through, the other
+/// skips, and one email goes out, its attempt counted once.
+#[tokio::test]
+async fn a_delivery_pushed_twice_into_one_batch_is_sent_once() {
+    let sink = SmtpSink::start().await;
+    let redis = namespace().await;
+    let mut env = QUIET.to_vec();
+    // The app's sweeper shares the pool's statement counter: keep it asleep.
+    env.push(("OUTBOX_SWEEP_INTERVAL_MS", "3600000"));
+    let app = app_with(&redis, &sink, &env).await;
+    let invited = invite(&app, 1).await.remove(0);
+    let ctx = context(&app);
+    // The app's start-up work (its sweeper's first round) is over.
+    eventually(Duration::from_secs(10), async || {
+        let before = app.statements.get();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match app.statements.get() - before {
+            0 => Ok(()),
+            more => Err(format!("the app still runs statements ({more} in 200 ms)")),
+        }
+    })
+    .await;
+
+    // On this single-threaded runtime both jobs ask for their claim before
+    // the database task runs: one round.
+    let before = app.statements.get();
+    let (first, second) = tokio::join!(
+        jobs::process_delivery(&ctx, invited.delivery_id),
+        jobs::process_delivery(&ctx, invited.delivery_id)
+    );
+    let statements = app.statements.get() - before;
+    let mut processed = [first.expect("first job"), second.expect("second job")];
+    processed.sort_by_key(|p| matches!(p, Processed::Sent));
+    assert_eq!(processed, [Processed::Skipped, Processed::Sent]);
+    // One claim round (the claim UPDATE, the invitation's SELECT), one
+    // record round (the link's INSERT, the invitation's UPDATE, the SENT
+    // UPDATE).
+    assert_eq!(statements, 5, "one claim round and one record round");
+
+    let messages = sink.wait_for(1, SOON).await;
+    sink.assert_count_stays(1, Duration::from_millis(1000)).await;
+    let row = delivery(&app.db, invited.delivery_id).await;
+    assert_eq!(row.status, DeliveryStatus::Sent);
+    assert_eq!(row.attempts, 1, "one claim won");
+    let token = link_token(&messages[0], &app.settings.public_url);
+    assert_eq!(
+        invitation_row(&app.db, invited.invitation_id).await.token_digest,
+        Some(sha256_hex(&token)),
+        "the sent link is current"
+    );
+}

@@ -1,26 +1,33 @@
 //! The email job: what happens to one delivery id taken off a queue, the
 //! same in a `worker` process (from Redis) and in the api (in-process).
 //!
-//! 1. Claim the `email_deliveries` row ([`common::outbox::claim`]); a row
-//!    that is SENT, FAILED, waiting for a retry or leased by another live
-//!    worker is skipped, so a job that reached the queue twice sends once.
-//! 2. Render it through the `service` crate ([`service::email::render`]):
+//! 1. Claim the `email_deliveries` row ([`common::outbox::claim_many`]); a
+//!    row that is SENT, FAILED, waiting for a retry or leased by another
+//!    live worker is skipped, so a job that reached the queue twice sends
+//!    once. The claim reads what the email shows too
+//!    ([`service::email::load`]).
+//! 2. Render it through the `service` crate ([`service::email::render_loaded`]):
 //!    the kind's templates over the row's payload. For an INVITATION that
 //!    mints the link now; the raw token goes only into the email, never
 //!    into a log, the database or the queue.
-//! 3. Send, and record the outcome on the row ([`common::outbox::finish`]):
-//!    SENT (first recording what the accepted email makes true, such as an
-//!    invitation's new link becoming current: [`service::email::after_sent`]);
-//!    RETRYING with exponential backoff on a transient failure until
-//!    `EMAIL_MAX_ATTEMPTS`; FAILED at once on a permanent one; CANCELLED
-//!    when the service says the email is no longer wanted.
+//! 3. Send, and record the outcome on the row: SENT (in the same
+//!    transaction as what the accepted email makes true, such as an
+//!    invitation's new link being stored as its current one:
+//!    [`service::email::after_sent_many`]); RETRYING with exponential
+//!    backoff on a transient failure until `EMAIL_MAX_ATTEMPTS`; FAILED at
+//!    once on a permanent one; CANCELLED when the service says the email is
+//!    no longer wanted.
+//!
+//! Claims and records go through the process's [`GroupCommit`]: the jobs
+//! in flight share its database rounds (one transaction for all that is
+//! waiting), and each job is still told about its own row only.
 //!
 //! Nothing here retries in process: a failed attempt is recorded and the
 //! sweeper brings the row back when it is due. Recipients are masked in logs.
 //! This module is transport: what an email says, and whether it may still
 //! be sent, is the `service` crate's decision.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use common::{
@@ -32,11 +39,14 @@ use common::{
 };
 use entity::email_delivery;
 use sea_orm::{DatabaseConnection, DbErr};
-use service::email::{AfterSent, RenderError};
+use service::email::{AfterSent, Loaded, RenderError};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::mailer::{Mailer, MailerError, SendError};
+use crate::{
+    group_commit::{Claimed, GroupCommit},
+    mailer::{Mailer, MailerError, SendError},
+};
 
 /// `last_error` of an invitation email whose invitation was accepted,
 /// revoked or expired before it could be sent.
@@ -46,6 +56,8 @@ pub const INVITATION_NOT_PENDING: &str = service::email::invitation::NOT_PENDING
 #[derive(Debug)]
 pub struct JobContext {
     db: DatabaseConnection,
+    /// Where claims and records go (the process's shared database rounds).
+    group: GroupCommit,
     mailer: Mailer,
     owner: String,
     settings: Settings,
@@ -57,7 +69,8 @@ pub struct JobContext {
 
 impl JobContext {
     /// A context whose claims are made in the name of `owner` (unique per
-    /// process: the lease says who holds a row).
+    /// process: the lease says who holds a row). Starts the context's
+    /// database task ([`GroupCommit`]), so call it inside a Tokio runtime.
     #[must_use]
     pub fn new(
         db: DatabaseConnection,
@@ -67,6 +80,7 @@ impl JobContext {
         events: Events,
     ) -> Self {
         Self {
+            group: GroupCommit::start(db.clone(), owner.clone(), settings.delivery_lease()),
             db,
             mailer,
             owner,
@@ -194,7 +208,12 @@ impl From<SendError> for Failure {
 /// Only when the database fails; every email failure is an outcome.
 #[instrument(skip_all, fields(delivery_id = %delivery_id, kind = tracing::field::Empty))]
 pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Processed, JobError> {
-    let Some(delivery) = outbox::claim(&ctx.db, delivery_id, &ctx.owner, ctx.settings.delivery_lease()).await? else {
+    let Some(Claimed {
+        delivery,
+        loaded,
+        ticket,
+    }) = ctx.group.claim(delivery_id).await?
+    else {
         tracing::debug!("skipped: already sent or failed, not due, or leased by another worker");
         return Ok(Processed::Skipped);
     };
@@ -214,10 +233,17 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
         );
         (Outcome::Failed { error }, None)
     } else {
-        try_once(ctx, &delivery).await?
+        try_once(ctx, &delivery, &loaded).await?
     };
 
-    if !record(ctx, delivery_id, &outcome, after_sent.as_ref()).await? {
+    // Tried a few times by the group (see `GroupCommit`): once the SMTP
+    // server has accepted a message, failing to mark it SENT would mean
+    // sending it again later.
+    if !ctx
+        .group
+        .record(ticket, delivery_id, outcome.clone(), after_sent)
+        .await?
+    {
         tracing::warn!(%recipient, attempts, "lease lapsed before the outcome was recorded; another worker owns the row");
         return Ok(Processed::LeaseLost);
     }
@@ -263,9 +289,10 @@ pub async fn process_delivery(ctx: &JobContext, delivery_id: Uuid) -> Result<Pro
 async fn try_once(
     ctx: &JobContext,
     delivery: &email_delivery::Model,
+    loaded: &Loaded,
 ) -> Result<(Outcome, Option<AfterSent>), JobError> {
     let attempts = delivery.attempts;
-    let outcome = match attempt(ctx, delivery).await {
+    let outcome = match attempt(ctx, delivery, loaded).await {
         Ok(after_sent) => return Ok((Outcome::Sent, after_sent)),
         Err(Failure::Database(err)) => return Err(err.into()),
         Err(Failure::Permanent(error)) => Outcome::Failed { error },
@@ -288,38 +315,16 @@ async fn try_once(
 
 /// One attempt at the claimed row: render, send; what the email makes true
 /// once accepted.
-async fn attempt(ctx: &JobContext, delivery: &email_delivery::Model) -> Result<Option<AfterSent>, Failure> {
-    let email = service::email::render(&ctx.db, &ctx.settings, delivery).await?;
+async fn attempt(
+    ctx: &JobContext,
+    delivery: &email_delivery::Model,
+    loaded: &Loaded,
+) -> Result<Option<AfterSent>, Failure> {
+    let email = service::email::render_loaded(&ctx.db, &ctx.settings, delivery, loaded).await?;
     let message = ctx.mailer.compose(delivery.id, &delivery.recipient, &email)?;
     let started = std::time::Instant::now();
     let sent = ctx.mailer.send(delivery.id, &message, &email.text).await;
     ctx.metrics.send(delivery.kind, started.elapsed());
     sent?;
     Ok(email.after_sent)
-}
-
-/// Records `outcome` (after `after_sent`, for a sent email), trying a few
-/// times: once the SMTP server has accepted a message, failing to mark it
-/// SENT would mean sending it again later.
-async fn record(ctx: &JobContext, id: Uuid, outcome: &Outcome, after_sent: Option<&AfterSent>) -> Result<bool, DbErr> {
-    let mut delay = Duration::from_millis(100);
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let recorded = async {
-            if let Some(after) = after_sent {
-                service::email::after_sent(&ctx.db, after).await?;
-            }
-            outbox::finish(&ctx.db, id, &ctx.owner, outcome).await
-        };
-        match recorded.await {
-            Ok(recorded) => return Ok(recorded),
-            Err(err) if tries < 4 => {
-                tracing::warn!(error = %err, "recording the delivery's outcome failed; trying again");
-                tokio::time::sleep(delay).await;
-                delay *= 3;
-            }
-            Err(err) => return Err(err),
-        }
-    }
 }

@@ -3,6 +3,8 @@
 //! - [`queue`]: where jobs are pushed (Redis, or the api's in-process channel).
 //! - [`jobs`]: what one job does (claim the delivery row, render it through
 //!   the `service` crate, send, record the outcome).
+//! - [`group_commit`]: the jobs' claims and records, done together in one
+//!   transaction for all the jobs waiting.
 //! - [`mailer`]: sending over SMTP or into `.eml` files.
 //! - [`sweeper`]: pushes due and lost deliveries again.
 //! - [`embedded`]: the same jobs inside the api when `REDIS_URL` is unset.
@@ -15,6 +17,7 @@
 mod apalis_support;
 pub mod cli;
 pub mod embedded;
+pub mod group_commit;
 pub mod jobs;
 pub mod mailer;
 pub mod metrics;

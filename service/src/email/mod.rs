@@ -9,8 +9,14 @@
 //!   reads the payload back and renders the text and HTML parts. An
 //!   INVITATION and a PASSWORD_RESET mint their link here, at send time
 //!   ([`crate::invitation_links`], [`crate::password_resets`]); an
-//!   invitation's new link becomes current only through [`after_sent`],
-//!   once the relay has accepted the email.
+//!   invitation's new link is stored, as its current one, only through
+//!   [`after_sent`], once the relay has accepted the email.
+//! - A worker renders a batch of claimed deliveries at once: [`load`] reads
+//!   what their kinds need from the database in one statement per kind
+//!   (all the batch's invitations with their names), [`render_loaded`]
+//!   renders each from that, and [`after_sent_many`] records what a batch
+//!   of accepted emails makes true. [`render`] and [`after_sent`] are the
+//!   same for one delivery.
 //!
 //! Templates are askama's: checked at compile time, and every value is
 //! HTML-escaped in the `.html` parts (never in the `.txt` parts, which are
@@ -18,7 +24,7 @@
 //! kinds share their details block ([`asset_request`]).
 //!
 //! Adding a kind: a folder here with its payload (implementing [`Email`])
-//! and templates, the `EmailKind` variant, and its arm in [`render`] (the
+//! and templates, the `EmailKind` variant, and its arm in [`render_loaded`] (the
 //! compiler asks for it). This module sends nothing and knows no queue.
 
 pub mod asset_request;
@@ -28,14 +34,18 @@ pub mod invitation;
 pub mod password_reset;
 pub mod payment_receipt;
 
+use std::collections::HashMap;
+
 use common::{
     Settings,
     outbox::{self, NewDelivery},
 };
 use entity::{EmailKind, email_delivery};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait, DbErr};
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
+
+use crate::invitation_links::{self, Invitee, SentLink};
 
 /// A rendered email, ready to be composed into a MIME message.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,8 +63,8 @@ pub struct RenderedEmail {
 /// What becomes true only once the relay has accepted an email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AfterSent {
-    /// The invitation email's new link becomes the current one
-    /// ([`crate::invitation_links::activate`]).
+    /// The invitation email's new link is stored and becomes the current
+    /// one ([`crate::invitation_links::record_sent`]).
     InvitationLink {
         /// The invitation.
         invitation_id: Uuid,
@@ -64,16 +74,32 @@ pub enum AfterSent {
 }
 
 /// Records what the accepted email makes true (call after the relay said
-/// yes, before its delivery is marked SENT; safe to repeat).
+/// yes, in the transaction that marks its delivery SENT; safe to repeat).
 ///
 /// # Errors
 /// On database failure.
 pub async fn after_sent(db: &impl ConnectionTrait, after: &AfterSent) -> Result<(), DbErr> {
-    match after {
-        AfterSent::InvitationLink { invitation_id, digest } => {
-            crate::invitation_links::activate(db, *invitation_id, digest).await?;
-        }
-    }
+    after_sent_many(db, &[after]).await
+}
+
+/// [`after_sent`] for a batch of accepted emails, in a fixed number of
+/// statements whatever its size (two when it holds invitation links, none
+/// otherwise); in the order given, so of two links of one invitation the
+/// later becomes current.
+///
+/// # Errors
+/// On database failure.
+pub async fn after_sent_many(db: &impl ConnectionTrait, afters: &[&AfterSent]) -> Result<(), DbErr> {
+    let links: Vec<SentLink> = afters
+        .iter()
+        .map(|after| match after {
+            AfterSent::InvitationLink { invitation_id, digest } => SentLink {
+                invitation_id: *invitation_id,
+                digest: digest.clone(),
+            },
+        })
+        .collect();
+    invitation_links::record_sent(db, &links).await?;
     Ok(())
 }
 
@@ -163,8 +189,35 @@ pub enum RenderError {
     Cancelled(String),
 }
 
+/// What rendering a batch of claimed deliveries needs from the database
+/// besides their rows, read by [`load`] in one statement per kind.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The INVITATION emails' invitations, by id (missing: deleted).
+    invitations: HashMap<Uuid, Invitee>,
+}
+
+/// Reads what rendering `deliveries` needs: one statement for all their
+/// invitations (with the names the emails show), none when there are no
+/// INVITATION emails among them. Read it right after the claim (in its
+/// transaction, as the worker does): it says whether an invitation is
+/// still PENDING.
+///
+/// # Errors
+/// On database failure.
+pub async fn load(db: &impl ConnectionTrait, deliveries: &[email_delivery::Model]) -> Result<Loaded, DbErr> {
+    let invitation_ids: Vec<Uuid> = deliveries
+        .iter()
+        .filter(|delivery| delivery.kind == EmailKind::Invitation)
+        .filter_map(|delivery| delivery.invitation_id)
+        .collect();
+    Ok(Loaded {
+        invitations: invitation_links::load_many(db, &invitation_ids).await?,
+    })
+}
+
 /// Renders the claimed `delivery` from its payload with its kind's templates
-/// (minting the link of an INVITATION).
+/// (minting the link of an INVITATION): [`load`], then [`render_loaded`].
 ///
 /// # Errors
 /// [`RenderError::Permanent`] for a payload that does not parse (a row
@@ -172,15 +225,32 @@ pub enum RenderError {
 /// that must not be sent any more; [`RenderError::Transient`] when the
 /// database fails.
 pub async fn render(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     settings: &Settings,
     delivery: &email_delivery::Model,
+) -> Result<RenderedEmail, RenderError> {
+    let loaded = load(db, std::slice::from_ref(delivery)).await?;
+    render_loaded(db, settings, delivery, &loaded).await
+}
+
+/// Renders the claimed `delivery` with what [`load`] read for its batch.
+/// An INVITATION needs nothing more from the database; a PASSWORD_RESET
+/// mints its link with one write of its own.
+///
+/// # Errors
+/// As [`render`].
+pub async fn render_loaded(
+    db: &impl ConnectionTrait,
+    settings: &Settings,
+    delivery: &email_delivery::Model,
+    loaded: &Loaded,
 ) -> Result<RenderedEmail, RenderError> {
     let subject = delivery.subject.as_str();
     let rendered = match delivery.kind {
         EmailKind::Invitation => {
             let _: invitation::Invitation = payload(delivery)?;
-            return invitation::render(db, settings, delivery).await;
+            let invitee = delivery.invitation_id.and_then(|id| loaded.invitations.get(&id));
+            return invitation::render(settings, delivery, invitee);
         }
         EmailKind::AssetRequestReceived => asset_request_received::render(
             subject,

@@ -2,8 +2,8 @@
 //! lets the account's contact sign up.
 //!
 //! The payload names the invitation only; the link is minted when the email
-//! is rendered for sending ([`crate::invitation_links::mint`]), and the
-//! names it shows are read at that moment. An invitation that is no longer
+//! is rendered for sending ([`crate::invitation_links::mint_for`]), from the
+//! invitation and the names it shows as read right after the claim. An invitation that is no longer
 //! PENDING (accepted, revoked, expired) or gone cancels its email: it must
 //! not go out.
 
@@ -11,12 +11,11 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use common::Settings;
 use entity::{EmailKind, email_delivery};
-use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Email, RenderError, RenderedEmail};
-use crate::invitation_links::{self, Mint};
+use crate::invitation_links::{self, Invitee, Mint};
 
 /// `last_error` of an invitation email whose invitation was accepted,
 /// revoked or expired before it could be sent.
@@ -98,18 +97,19 @@ pub fn render_content(content: &Content) -> askama::Result<RenderedEmail> {
     )
 }
 
-/// Mints the delivery's invitation link and renders the email around it;
-/// the link becomes current once the email is accepted
-/// ([`super::AfterSent::InvitationLink`]).
-pub(super) async fn render(
-    db: &DatabaseConnection,
+/// Mints the delivery's invitation link (from `invitee`, its invitation as
+/// loaded for the batch; `None` when it is gone) and renders the email
+/// around it; the link is stored, as the current one, once the email is
+/// accepted ([`super::AfterSent::InvitationLink`]).
+pub(super) fn render(
     settings: &Settings,
     delivery: &email_delivery::Model,
+    invitee: Option<&Invitee>,
 ) -> Result<RenderedEmail, RenderError> {
     let invitation_id = delivery
         .invitation_id
         .ok_or_else(|| RenderError::Cancelled(GONE.to_owned()))?;
-    let minted = match invitation_links::mint(db, delivery.organization_id, invitation_id).await? {
+    let minted = match invitation_links::mint_for(invitee, delivery.organization_id, Utc::now()) {
         Mint::Minted(minted) => minted,
         Mint::NotPending => return Err(RenderError::Cancelled(NOT_PENDING.to_owned())),
         Mint::Gone => return Err(RenderError::Cancelled(GONE.to_owned())),

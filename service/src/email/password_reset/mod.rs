@@ -10,7 +10,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use common::Settings;
 use entity::{EmailKind, email_delivery};
-use sea_orm::DatabaseConnection;
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -106,7 +106,7 @@ pub fn render_content(content: &Content) -> askama::Result<RenderedEmail> {
 
 /// Mints the reset's link and renders the email around it.
 pub(super) async fn render(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     settings: &Settings,
     delivery: &email_delivery::Model,
     email: &PasswordReset,
