@@ -161,6 +161,48 @@ impl Loaders {
             .map_err(|e| ApiError::internal(anyhow::anyhow!("loading failed: {e}")))
     }
 
+    /// Each parent's page (`page_key`) and, when `with_total`, its count
+    /// (`count_key`), as connections of `node` rows in `ids` order: a
+    /// nested page field answered for every parent of a list at once.
+    ///
+    /// # Errors
+    /// Internal on database failure.
+    pub async fn pages<K, KC, M, N, C>(
+        &self,
+        ids: &[Uuid],
+        page: Page,
+        with_total: bool,
+        page_key: impl Fn(Uuid) -> K,
+        count_key: impl Fn(Uuid) -> KC,
+        node: impl Fn(M) -> N,
+    ) -> Result<Vec<C>, ApiError>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        KC: Send + Sync + Hash + Eq + Clone + 'static,
+        Batch: Loader<K, Value = Vec<M>, Error = Arc<ApiError>> + Loader<KC, Value = u64, Error = Arc<ApiError>>,
+        N: service::page::Node,
+        C: From<service::page::Connection<N>>,
+    {
+        let mut pages = self.many(ids.iter().map(|id| page_key(*id))).await?;
+        let totals = if with_total {
+            Some(self.many(ids.iter().map(|id| count_key(*id))).await?)
+        } else {
+            None
+        };
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let rows = pages.remove(&page_key(*id)).unwrap_or_default();
+                let total = totals.as_ref().map(|t| t.get(&count_key(*id)).copied().unwrap_or(0));
+                C::from(service::page::Connection::from_rows(
+                    rows.into_iter().map(&node).collect(),
+                    page,
+                    total,
+                ))
+            })
+            .collect())
+    }
+
     /// Loads values for many keys at once.
     ///
     /// # Errors

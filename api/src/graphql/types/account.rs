@@ -128,111 +128,61 @@ impl PlainFields for Account {
                     })
                     .collect()
             })),
-            "locations" => Some(page_batch(field, items, move |ctx, page, with_total| async move {
-                let loaders = ctx.loaders();
-                let ids = ids();
-                let mut pages = loaders
-                    .many(ids.iter().map(|id| LocationPageOfAccount(*id, page)))
-                    .await
-                    .ok()?;
-                let totals = if with_total {
-                    Some(
-                        loaders
-                            .many(ids.iter().map(|id| LocationCountOfAccount(*id)))
-                            .await
-                            .ok()?,
-                    )
-                } else {
-                    None
-                };
-                Some(
-                    ids.iter()
-                        .map(|id| {
-                            let rows = pages.remove(&LocationPageOfAccount(*id, page)).unwrap_or_default();
-                            let total = totals
-                                .as_ref()
-                                .map(|t| t.get(&LocationCountOfAccount(*id)).copied().unwrap_or(0));
-                            LocationConnection::from(Connection::from_rows(
-                                rows.into_iter().map(Location).collect(),
-                                page,
-                                total,
-                            ))
-                        })
-                        .collect(),
-                )
-            })),
-            "assets" => Some(page_batch(field, items, move |ctx, page, with_total| async move {
-                let (_, status) = ctx.param_value::<Option<AssetStatus>>("status", None).ok()?;
-                let status: Option<DbAssetStatus> = status.map(Into::into);
-                let loaders = ctx.loaders();
-                let ids = ids();
-                let mut pages = loaders
-                    .many(ids.iter().map(|id| AssetPageOfAccount(*id, status, page)))
-                    .await
-                    .ok()?;
-                let totals = if with_total {
-                    Some(
-                        loaders
-                            .many(ids.iter().map(|id| AssetCountOfAccount(*id, status)))
-                            .await
-                            .ok()?,
-                    )
-                } else {
-                    None
-                };
-                Some(
-                    ids.iter()
-                        .map(|id| {
-                            let rows = pages.remove(&AssetPageOfAccount(*id, status, page)).unwrap_or_default();
-                            let total = totals
-                                .as_ref()
-                                .map(|t| t.get(&AssetCountOfAccount(*id, status)).copied().unwrap_or(0));
-                            AssetConnection::from(Connection::from_rows(
-                                rows.into_iter().map(Asset).collect(),
-                                page,
-                                total,
-                            ))
-                        })
-                        .collect(),
-                )
-            })),
-            "invoices" => Some(page_batch(field, items, move |ctx, page, with_total| async move {
-                let (_, status) = ctx.param_value::<Option<InvoiceStatus>>("status", None).ok()?;
-                let status: Option<DbInvoiceStatus> = status.map(Into::into);
-                let loaders = ctx.loaders();
-                let ids = ids();
-                let mut pages = loaders
-                    .many(ids.iter().map(|id| InvoicePageOfAccount(*id, status, page)))
-                    .await
-                    .ok()?;
-                let totals = if with_total {
-                    Some(
-                        loaders
-                            .many(ids.iter().map(|id| InvoiceCountOfAccount(*id, status)))
-                            .await
-                            .ok()?,
-                    )
-                } else {
-                    None
-                };
-                Some(
-                    ids.iter()
-                        .map(|id| {
-                            let rows = pages
-                                .remove(&InvoicePageOfAccount(*id, status, page))
-                                .unwrap_or_default();
-                            let total = totals
-                                .as_ref()
-                                .map(|t| t.get(&InvoiceCountOfAccount(*id, status)).copied().unwrap_or(0));
-                            InvoiceConnection::from(Connection::from_rows(
-                                rows.into_iter().map(Invoice).collect(),
-                                page,
-                                total,
-                            ))
-                        })
-                        .collect(),
-                )
-            })),
+            "locations" => Some(page_batch::<_, LocationConnection, _, _>(
+                field,
+                items,
+                move |ctx, page, with_total| async move {
+                    ctx.loaders()
+                        .pages(
+                            &ids(),
+                            page,
+                            with_total,
+                            |id| LocationPageOfAccount(id, page),
+                            LocationCountOfAccount,
+                            Location,
+                        )
+                        .await
+                        .ok()
+                },
+            )),
+            "assets" => Some(page_batch::<_, AssetConnection, _, _>(
+                field,
+                items,
+                move |ctx, page, with_total| async move {
+                    let (_, status) = ctx.param_value::<Option<AssetStatus>>("status", None).ok()?;
+                    let status: Option<DbAssetStatus> = status.map(Into::into);
+                    ctx.loaders()
+                        .pages(
+                            &ids(),
+                            page,
+                            with_total,
+                            |id| AssetPageOfAccount(id, status, page),
+                            |id| AssetCountOfAccount(id, status),
+                            Asset,
+                        )
+                        .await
+                        .ok()
+                },
+            )),
+            "invoices" => Some(page_batch::<_, InvoiceConnection, _, _>(
+                field,
+                items,
+                move |ctx, page, with_total| async move {
+                    let (_, status) = ctx.param_value::<Option<InvoiceStatus>>("status", None).ok()?;
+                    let status: Option<DbInvoiceStatus> = status.map(Into::into);
+                    ctx.loaders()
+                        .pages(
+                            &ids(),
+                            page,
+                            with_total,
+                            |id| InvoicePageOfAccount(id, status, page),
+                            |id| InvoiceCountOfAccount(id, status),
+                            Invoice,
+                        )
+                        .await
+                        .ok()
+                },
+            )),
             _ => None,
         }
     }

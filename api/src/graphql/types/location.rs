@@ -89,43 +89,25 @@ impl PlainFields for Location {
     fn batched<'a>(field: &'a Positioned<Field>, items: &'a Items<'a, Self>) -> Option<Batch<'a>> {
         let ids = move || items.rows.iter().map(|l| l.0.id).collect::<Vec<_>>();
         match field.node.name.node.as_str() {
-            "assets" => Some(page_batch(field, items, move |ctx, page, with_total| async move {
-                let (_, status) = ctx.param_value::<Option<AssetStatus>>("status", None).ok()?;
-                let status: Option<DbAssetStatus> = status.map(Into::into);
-                let loaders = ctx.loaders();
-                let ids = ids();
-                let mut pages = loaders
-                    .many(ids.iter().map(|id| AssetPageAtLocation(*id, status, page)))
-                    .await
-                    .ok()?;
-                let totals = if with_total {
-                    Some(
-                        loaders
-                            .many(ids.iter().map(|id| AssetCountAtLocation(*id, status)))
-                            .await
-                            .ok()?,
-                    )
-                } else {
-                    None
-                };
-                Some(
-                    ids.iter()
-                        .map(|id| {
-                            let rows = pages
-                                .remove(&AssetPageAtLocation(*id, status, page))
-                                .unwrap_or_default();
-                            let total = totals
-                                .as_ref()
-                                .map(|t| t.get(&AssetCountAtLocation(*id, status)).copied().unwrap_or(0));
-                            AssetConnection::from(Connection::from_rows(
-                                rows.into_iter().map(Asset).collect(),
-                                page,
-                                total,
-                            ))
-                        })
-                        .collect(),
-                )
-            })),
+            "assets" => Some(page_batch::<_, AssetConnection, _, _>(
+                field,
+                items,
+                move |ctx, page, with_total| async move {
+                    let (_, status) = ctx.param_value::<Option<AssetStatus>>("status", None).ok()?;
+                    let status: Option<DbAssetStatus> = status.map(Into::into);
+                    ctx.loaders()
+                        .pages(
+                            &ids(),
+                            page,
+                            with_total,
+                            |id| AssetPageAtLocation(id, status, page),
+                            |id| AssetCountAtLocation(id, status),
+                            Asset,
+                        )
+                        .await
+                        .ok()
+                },
+            )),
             _ => None,
         }
     }
