@@ -5,18 +5,15 @@
 //! - [`queue`] writes a kind's outbox row inside the caller's transaction:
 //!   the payload as JSON and the subject rendered from its template (staff
 //!   see the subject in the delivery list before anything is sent).
-//! - [`render`] turns a claimed delivery row into the email to send: it
-//!   reads the payload back and renders the text and HTML parts. An
-//!   INVITATION and a PASSWORD_RESET mint their link here, at send time
-//!   ([`crate::invitation_links`], [`crate::password_resets`]); an
-//!   invitation's new link is stored, as its current one, only through
-//!   [`after_sent`], once the relay has accepted the email.
 //! - A worker renders a batch of claimed deliveries at once: [`load`] reads
 //!   what their kinds need from the database in one statement per kind
-//!   (all the batch's invitations with their names), [`render_loaded`]
-//!   renders each from that, and [`after_sent_many`] records what a batch
-//!   of accepted emails makes true. [`render`] and [`after_sent`] are the
-//!   same for one delivery.
+//!   (all the batch's invitations with their names) and [`render_loaded`]
+//!   turns each row into the email to send, its payload read back and its
+//!   text and HTML parts rendered. An INVITATION and a PASSWORD_RESET mint
+//!   their link there, at send time ([`crate::invitation_links`],
+//!   [`crate::password_resets`]); an invitation's new link is stored, as
+//!   its current one, only through [`after_sent_many`], once the relay has
+//!   accepted the email.
 //!
 //! Templates are askama's: checked at compile time, and every value is
 //! HTML-escaped in the `.html` parts (never in the `.txt` parts, which are
@@ -56,7 +53,7 @@ pub struct RenderedEmail {
     pub text: String,
     /// The `text/html` alternative.
     pub html: String,
-    /// What to record once the relay has accepted the email ([`after_sent`]).
+    /// What to record once the relay has accepted the email ([`after_sent_many`]).
     pub after_sent: Option<AfterSent>,
 }
 
@@ -73,16 +70,9 @@ pub enum AfterSent {
     },
 }
 
-/// Records what the accepted email makes true (call after the relay said
-/// yes, in the transaction that marks its delivery SENT; safe to repeat).
-///
-/// # Errors
-/// On database failure.
-pub async fn after_sent(db: &impl ConnectionTrait, after: &AfterSent) -> Result<(), DbErr> {
-    after_sent_many(db, &[after]).await
-}
-
-/// [`after_sent`] for a batch of accepted emails, in a fixed number of
+/// Records what a batch of accepted emails makes true (call after the relay
+/// said yes, in the transaction that marks their deliveries SENT; safe to
+/// repeat), in a fixed number of
 /// statements whatever its size (two when it holds invitation links, none
 /// otherwise); in the order given, so of two links of one invitation the
 /// later becomes current.
@@ -216,29 +206,15 @@ pub async fn load(db: &impl ConnectionTrait, deliveries: &[email_delivery::Model
     })
 }
 
-/// Renders the claimed `delivery` from its payload with its kind's templates
-/// (minting the link of an INVITATION): [`load`], then [`render_loaded`].
+/// Renders the claimed `delivery` with what [`load`] read for its batch.
+/// An INVITATION needs nothing more from the database; a PASSWORD_RESET
+/// mints its link with one write of its own.
 ///
 /// # Errors
 /// [`RenderError::Permanent`] for a payload that does not parse (a row
 /// written by an older version); [`RenderError::Cancelled`] for an email
 /// that must not be sent any more; [`RenderError::Transient`] when the
 /// database fails.
-pub async fn render(
-    db: &impl ConnectionTrait,
-    settings: &Settings,
-    delivery: &email_delivery::Model,
-) -> Result<RenderedEmail, RenderError> {
-    let loaded = load(db, std::slice::from_ref(delivery)).await?;
-    render_loaded(db, settings, delivery, &loaded).await
-}
-
-/// Renders the claimed `delivery` with what [`load`] read for its batch.
-/// An INVITATION needs nothing more from the database; a PASSWORD_RESET
-/// mints its link with one write of its own.
-///
-/// # Errors
-/// As [`render`].
 pub async fn render_loaded(
     db: &impl ConnectionTrait,
     settings: &Settings,
