@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use entity::{InvitationStatus, PortalStatus, account, invitation, portal_access, staff_user};
 use migration::constraint;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
 };
 use uuid::Uuid;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use super::validate;
 use crate::{
     error::{ApiError, UniqueRule, on_unique},
+    money::Money,
     page::Page,
     scope::Scope,
 };
@@ -154,17 +156,44 @@ pub async fn portal_statuses(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, name)| {
-            let status = [PortalStatus::Connected, PortalStatus::Invited]
-                .into_iter()
-                .find(|s| portal_status_name(*s) == name)
-                .unwrap_or(PortalStatus::NotConnected);
-            (id, status)
-        })
+        .map(|(id, name)| (id, portal_status_named(&name)))
         .collect())
 }
 
-/// A page of the visible accounts, and the total when asked for.
+/// The status [`portal_status_expr`] spells `name`.
+fn portal_status_named(name: &str) -> PortalStatus {
+    [PortalStatus::Connected, PortalStatus::Invited]
+        .into_iter()
+        .find(|s| portal_status_name(*s) == name)
+        .unwrap_or(PortalStatus::NotConnected)
+}
+
+/// What a page of accounts reads besides the rows, in the same statement
+/// (each a subquery per row, as the dashboards ask for both of every
+/// account they show).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Extras {
+    /// Each account's balance (see [`crate::invoices::open_balances`]).
+    pub balance: bool,
+    /// Each account's portal status (see [`portal_statuses`]).
+    pub portal_status: bool,
+}
+
+/// A page of accounts with what [`Extras`] asked for.
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// The page's rows (one more than the page when more follow).
+    pub rows: Vec<account::Model>,
+    /// All matches, when asked for.
+    pub total: Option<u64>,
+    /// Each row's balance, when asked for.
+    pub balances: HashMap<Uuid, Money>,
+    /// Each row's portal status, when asked for.
+    pub statuses: HashMap<Uuid, PortalStatus>,
+}
+
+/// A page of the visible accounts, the total when asked for, and the
+/// [`Extras`] asked for, read with the rows.
 ///
 /// # Errors
 /// Internal on database failure.
@@ -174,9 +203,49 @@ pub async fn list(
     filter: &AccountFilter,
     page: Page,
     want_total: bool,
-) -> Result<(Vec<account::Model>, Option<u64>), ApiError> {
+    extras: Extras,
+) -> Result<Listed, ApiError> {
     let query = account::Entity::find().filter(filter_condition(scope, filter));
-    super::paginate(db, query, account::Column::Id, page, want_total).await
+    let total = if want_total {
+        Some(query.clone().count(db).await?)
+    } else {
+        None
+    };
+    let mut select = query;
+    if let Some(after) = page.after {
+        select = select.filter(account::Column::Id.gt(after));
+    }
+    let mut select = select.order_by_asc(account::Column::Id).limit(page.first + 1);
+    if extras.balance {
+        let (cents, currency) = crate::invoices::open_balance_exprs(scope);
+        select = select
+            .expr_as(cents, "balance_cents")
+            .expr_as(currency, "balance_currency");
+    }
+    if extras.portal_status {
+        select = select.expr_as(portal_status_expr(scope.organization_id(), Utc::now()), "portal_status");
+    }
+    let found = db.query_all_raw(select.build(db.get_database_backend())).await?;
+    let mut listed = Listed {
+        rows: Vec::with_capacity(found.len()),
+        total,
+        ..Listed::default()
+    };
+    for row in found {
+        let account = account::Model::from_query_result(&row, "")?;
+        if extras.balance {
+            let cents: Option<i64> = row.try_get("", "balance_cents")?;
+            let currency: Option<String> = row.try_get("", "balance_currency")?;
+            let balance = Money::new(cents.unwrap_or(0), currency.as_deref().unwrap_or("USD"));
+            listed.balances.insert(account.id, balance);
+        }
+        if extras.portal_status {
+            let status: String = row.try_get("", "portal_status")?;
+            listed.statuses.insert(account.id, portal_status_named(&status));
+        }
+        listed.rows.push(account);
+    }
+    Ok(listed)
 }
 
 /// One visible account.

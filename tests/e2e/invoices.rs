@@ -292,3 +292,75 @@ async fn create_invoice_rejects_bad_input_naming_the_field_and_creates_nothing()
         json!({"totalCount": 1, "nodes": [{"number": "INV-1"}]})
     );
 }
+
+#[tokio::test]
+async fn a_page_of_accounts_reads_balances_and_portal_statuses_with_its_rows_as_each_account_answers_alone() {
+    // The sweeper stays asleep so the counter sees the request alone.
+    let app = TestApp::spawn_with(&[("OUTBOX_SWEEP_INTERVAL_MS", "3600000")]).await;
+    let staff = app.staff("acme").await;
+    let mixed = app.create_account(&staff, "C-1", "Riverside", None).await;
+    let plain = app
+        .create_account(&staff, "C-2", "Lakeview", Some("ops@lakeview.example"))
+        .await;
+    let empty = app.create_account(&staff, "C-3", "Hillcrest", None).await;
+    app.gql_ok(
+        staff.auth(),
+        "mutation($a: ID!) { inviteToPortal(accountId: $a) { id } }",
+        json!({"a": plain}),
+    )
+    .await;
+    let first = app
+        .create_invoice(&staff, &mixed, "INV-1", &[("Rental", 2, 14_500)])
+        .await;
+    app.create_invoice(&staff, &mixed, "INV-2", &[("Service", 3, 1_000)])
+        .await;
+    let paid = app
+        .create_invoice(&staff, &plain, "INV-3", &[("Rental", 1, 9_999)])
+        .await;
+    app.create_invoice(&staff, &plain, "INV-4", &[("Rental", 1, 100_000)])
+        .await;
+    set_status(&app, &paid, InvoiceStatus::Paid).await;
+    // The balance is in the currency of the first open invoice (by id).
+    let row = invoice::Entity::find_by_id(Uuid::parse_str(&first).expect("uuid"))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("invoice");
+    let mut active: invoice::ActiveModel = row.into();
+    active.currency = Set("EUR".to_owned());
+    active.update(&app.db).await.expect("update invoice");
+
+    let before = app.statements.get();
+    let page = app
+        .gql_ok(
+            staff.auth(),
+            "{ accounts(first: 10) { nodes { id portalStatus balanceDue { amountCents currency } } } }",
+            json!({}),
+        )
+        .await;
+    let statements = app.statements.get() - before;
+    let nodes = page["accounts"]["nodes"].as_array().expect("nodes").clone();
+    assert_eq!(
+        nodes,
+        vec![
+            json!({"id": mixed, "portalStatus": "NOT_CONNECTED", "balanceDue": {"amountCents": 32_000, "currency": "EUR"}}),
+            json!({"id": plain, "portalStatus": "INVITED", "balanceDue": {"amountCents": 100_000, "currency": "USD"}}),
+            json!({"id": empty, "portalStatus": "NOT_CONNECTED", "balanceDue": {"amountCents": 0, "currency": "USD"}}),
+        ]
+    );
+    // The session, then the page with both values: nothing per field.
+    assert_eq!(
+        statements, 2,
+        "the balances and portal statuses come with the page's rows"
+    );
+    for node in &nodes {
+        let alone = app
+            .gql_ok(
+                staff.auth(),
+                "query($a: ID!) { account(id: $a) { id portalStatus balanceDue { amountCents currency } } }",
+                json!({"a": node["id"]}),
+            )
+            .await;
+        assert_eq!(&alone["account"], node, "the page and the account alone disagree");
+    }
+}

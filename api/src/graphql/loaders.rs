@@ -49,6 +49,16 @@ pub struct Loaders {
     batches: Batches,
     /// Every asset type of the organization, read at the first need.
     asset_types: tokio::sync::OnceCell<HashMap<Uuid, asset_type::Model>>,
+    /// What pages of accounts read with their rows (see [`Loaders::prime`]).
+    primed: Mutex<Primed>,
+}
+
+/// Account values a page read in its own statement
+/// ([`service::accounts::Extras`]), handed out before the loader is asked.
+#[derive(Default)]
+struct Primed {
+    balances: HashMap<Uuid, service::money::Money>,
+    statuses: HashMap<Uuid, PortalStatus>,
 }
 
 impl Loaders {
@@ -63,6 +73,7 @@ impl Loaders {
             batch: DataLoader::new(Batch::new(db, scope), move |load| queue.push(load)),
             batches,
             asset_types: tokio::sync::OnceCell::new(),
+            primed: Mutex::default(),
         }
     }
 
@@ -75,6 +86,7 @@ impl Loaders {
             batch: DataLoader::new(Batch::new(db, scope), tokio::spawn),
             batches: Batches::default(),
             asset_types: tokio::sync::OnceCell::new(),
+            primed: Mutex::default(),
         }
     }
 
@@ -165,6 +177,11 @@ impl Loaders {
     /// (`count_key`), as connections of `node` rows in `ids` order: a
     /// nested page field answered for every parent of a list at once.
     ///
+    /// The caller has batched already (the ids are every parent of the
+    /// list), so the loader runs at once, page and count side by side,
+    /// and its rows are moved into the connections: through the DataLoader
+    /// every page would be cloned out of its cache.
+    ///
     /// # Errors
     /// Internal on database failure.
     pub async fn pages<K, KC, M, N, C>(
@@ -179,28 +196,120 @@ impl Loaders {
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
         KC: Send + Sync + Hash + Eq + Clone + 'static,
+        M: Clone,
         Batch: Loader<K, Value = Vec<M>, Error = Arc<ApiError>> + Loader<KC, Value = u64, Error = Arc<ApiError>>,
         N: service::page::Node,
         C: From<service::page::Connection<N>>,
     {
-        let mut pages = self.many(ids.iter().map(|id| page_key(*id))).await?;
-        let totals = if with_total {
-            Some(self.many(ids.iter().map(|id| count_key(*id))).await?)
+        // How often each parent is still to come: the last one takes its
+        // rows, any earlier one (a parent listed twice) a copy.
+        let mut remaining: HashMap<Uuid, usize> = HashMap::with_capacity(ids.len());
+        for id in ids {
+            *remaining.entry(*id).or_default() += 1;
+        }
+        let unique: Vec<Uuid> = remaining.keys().copied().collect();
+        let batch = self.batch.loader();
+        let page_keys: Vec<K> = unique.iter().map(|id| page_key(*id)).collect();
+        let count_keys: Vec<KC> = if with_total {
+            unique.iter().map(|id| count_key(*id)).collect()
         } else {
-            None
+            Vec::new()
         };
+        let (pages, totals) =
+            async_graphql::futures_util::future::try_join(Loader::<K>::load(batch, &page_keys), async {
+                if with_total {
+                    Loader::<KC>::load(batch, &count_keys).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("loading failed: {e}")))?;
+        let mut pages = pages;
         Ok(ids
             .iter()
             .map(|id| {
-                let rows = pages.remove(&page_key(*id)).unwrap_or_default();
+                let key = page_key(*id);
+                let left = remaining.get_mut(id).map_or(0, |n| {
+                    *n -= 1;
+                    *n
+                });
+                let rows = if left == 0 {
+                    pages.remove(&key)
+                } else {
+                    pages.get(&key).cloned()
+                };
                 let total = totals.as_ref().map(|t| t.get(&count_key(*id)).copied().unwrap_or(0));
                 C::from(service::page::Connection::from_rows(
-                    rows.into_iter().map(&node).collect(),
+                    rows.unwrap_or_default().into_iter().map(&node).collect(),
                     page,
                     total,
                 ))
             })
             .collect())
+    }
+
+    /// Keeps the balances and portal statuses a page of accounts read with
+    /// its rows: [`Loaders::balances`] and [`Loaders::portal_statuses`]
+    /// answer them without a statement of their own.
+    pub fn prime(&self, listed: &mut service::accounts::Listed) {
+        if let Ok(mut primed) = self.primed.lock() {
+            primed.balances.extend(listed.balances.drain());
+            primed.statuses.extend(listed.statuses.drain());
+        }
+    }
+
+    /// The balance of each of `ids` (in order; `None` for an account the
+    /// viewer cannot see): primed ones as read, the others in one batch.
+    ///
+    /// # Errors
+    /// Internal on database failure.
+    pub async fn balances(&self, ids: &[Uuid]) -> Result<Vec<Option<service::money::Money>>, ApiError> {
+        self.primed_or_loaded(ids, |primed| &primed.balances, BalanceOfAccount)
+            .await
+    }
+
+    /// The portal status of each of `ids`, like [`Loaders::balances`].
+    ///
+    /// # Errors
+    /// Internal on database failure.
+    pub async fn portal_statuses(&self, ids: &[Uuid]) -> Result<Vec<Option<PortalStatus>>, ApiError> {
+        self.primed_or_loaded(ids, |primed| &primed.statuses, PortalStatusOfAccount)
+            .await
+    }
+
+    async fn primed_or_loaded<K, V: Clone>(
+        &self,
+        ids: &[Uuid],
+        map: impl Fn(&Primed) -> &HashMap<Uuid, V>,
+        key: impl Fn(Uuid) -> K,
+    ) -> Result<Vec<Option<V>>, ApiError>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        Batch: Loader<K, Value = V, Error = Arc<ApiError>>,
+    {
+        let mut found: Vec<Option<V>> = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        if let Ok(primed) = self.primed.lock() {
+            let primed = map(&primed);
+            for (index, id) in ids.iter().enumerate() {
+                let value = primed.get(id).cloned();
+                if value.is_none() {
+                    missing.push(index);
+                }
+                found.push(value);
+            }
+        } else {
+            found.resize(ids.len(), None);
+            missing.extend(0..ids.len());
+        }
+        if !missing.is_empty() {
+            let loaded = self.many(missing.iter().map(|index| key(ids[*index]))).await?;
+            for index in missing {
+                found[index] = loaded.get(&key(ids[index])).cloned();
+            }
+        }
+        Ok(found)
     }
 
     /// Loads values for many keys at once.
@@ -386,9 +495,8 @@ key_types! {
     LocationKey;
     /// An invoice by id.
     InvoiceKey;
-    /// The OPEN invoices of an account (its balance, and the portal's
-    /// "to pay" list), without reading the paid ones.
-    OpenInvoicesOfAccount;
+    /// The balance of an account: the sum of its OPEN invoices.
+    BalanceOfAccount;
     /// The lines of an invoice.
     LinesOfInvoice;
     /// The payments of an invoice.
@@ -469,7 +577,7 @@ impl Loader<OrganizationKey> for Batch {
     }
 }
 
-load_map!(OpenInvoicesOfAccount => Vec<invoice::Model>, |db, scope, ids| invoices::of_accounts(db, scope, &ids, true));
+load_map!(BalanceOfAccount => service::money::Money, |db, scope, ids| invoices::open_balances(db, scope, &ids));
 load_map!(LinesOfInvoice => Vec<invoice_line::Model>, |db, scope, ids| invoices::lines_of(db, scope, &ids));
 load_map!(PaymentsOfInvoice => Vec<payment::Model>, |db, scope, ids| invoices::payments_of(db, scope, &ids));
 load_map!(InvitationsOfAccount => Vec<invitation::Model>, |db, scope, ids| invitations::of_accounts(db, scope, &ids));
@@ -638,7 +746,8 @@ impl Loader<AssetPageOfAccount> for Batch {
 
 impl Batch {
     /// Loads pages of assets in groups of the same arguments (see
-    /// [`by_group`]), then the organization's asset types, once per request.
+    /// [`by_group`]) and, beside them, the organization's asset types, once
+    /// per request.
     async fn asset_pages<K, G, Fut>(
         &self,
         keys: &[K],
@@ -653,8 +762,11 @@ impl Batch {
         let Some(scope) = self.scope() else {
             return Ok(HashMap::new());
         };
-        let found = by_group(keys, group, |arguments, ids| load(scope.clone(), arguments, ids)).await?;
-        self.read_asset_types(&scope).await?;
+        let (found, ()) = async_graphql::futures_util::future::try_join(
+            by_group(keys, group, |arguments, ids| load(scope.clone(), arguments, ids)),
+            self.read_asset_types(&scope),
+        )
+        .await?;
         Ok(found)
     }
 

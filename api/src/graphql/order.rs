@@ -190,9 +190,12 @@ fn reorder(value: &mut Value, shape: &Shape) {
                 ordered.extend(old);
                 *object = ordered;
             }
-            for (key, child) in &shape.keys {
-                if !child.keys.is_empty()
-                    && let Some(entry) = object.get_mut(key)
+            // The keys are in the shape's order now: walk both together
+            // (no lookup by name).
+            let mut shapes = shape.keys.iter();
+            for (key, entry) in object.iter_mut() {
+                if let Some((_, child)) = shapes.by_ref().find(|(name, _)| same(name, key))
+                    && !child.keys.is_empty()
                 {
                     reorder(entry, child);
                 }

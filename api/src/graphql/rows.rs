@@ -45,7 +45,7 @@ use std::{borrow::Cow, future::Future, pin::Pin};
 use async_graphql::{
     ContainerType, Context, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
     futures_util::{FutureExt as _, StreamExt as _, stream::FuturesUnordered},
-    indexmap::IndexMap,
+    indexmap::{IndexMap, map::Entry},
     parser::types::{Field, Selection, SelectionSet},
     registry,
 };
@@ -480,8 +480,11 @@ fn nodes_of<'a, C: PageOf>(
 /// async-graphql's merge of a response key selected more than once: the
 /// first value stays, objects merge key by key and lists item by item.
 fn insert_value(target: &mut IndexMap<Name, Value>, name: Name, value: Value) {
-    if let Some(previous) = target.get_mut(&name) {
-        match (previous, value) {
+    match target.entry(name) {
+        Entry::Vacant(slot) => {
+            slot.insert(value);
+        }
+        Entry::Occupied(mut slot) => match (slot.get_mut(), value) {
             (Value::Object(target), Value::Object(object)) => {
                 for (key, value) in object {
                     insert_value(target, key, value);
@@ -497,8 +500,6 @@ fn insert_value(target: &mut IndexMap<Name, Value>, name: Name, value: Value) {
                 }
             }
             _ => {}
-        }
-    } else {
-        target.insert(name, value);
+        },
     }
 }

@@ -4,10 +4,10 @@ use crate::graphql::connection::page_cost;
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::graphql::{
-    connection::{Connection, Page},
+    connection::Page,
     context::ContextExt,
     types::{
-        account::{Account, AccountConnection, PortalStatus},
+        account::{Account, AccountConnection, PortalStatus, account_page},
         parse_id,
     },
 };
@@ -38,9 +38,7 @@ impl AccountQuery {
             portal_status: portal_status.map(Into::into),
             portal_user: None,
         };
-        let want_total = ctx.look_ahead().field("totalCount").exists();
-        let (rows, total) = accounts::list(ctx.db(), &scope, &filter, page, want_total).await?;
-        Ok(Connection::from_rows(rows.into_iter().map(Account).collect(), page, total).into())
+        account_page(ctx, &scope, &filter, page).await
     }
 
     /// One account; null when there is none visible with this id.

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use async_graphql::{Context, Enum, ID, Object, Positioned, Result, SimpleObject, parser::types::Field};
 use entity::{AssetStatus as DbAssetStatus, InvoiceStatus as DbInvoiceStatus, account};
+use service::accounts;
 
 use super::{
     asset::{Asset, AssetConnection, AssetStatus},
@@ -21,8 +22,7 @@ use crate::graphql::{
     context::ContextExt,
     loaders::{
         AssetCountOfAccount, AssetPageOfAccount, InvitationsOfAccount, InvoiceCountOfAccount, InvoicePageOfAccount,
-        LocationCountOfAccount, LocationPageOfAccount, OpenInvoicesOfAccount, PortalStatusOfAccount,
-        PortalUsersOfAccount,
+        LocationCountOfAccount, LocationPageOfAccount, PortalUsersOfAccount,
     },
     rows::{
         Batch, Items, PlainFields, enum_names, enum_value, page_batch, plain_object, plain_object_with, plain_value,
@@ -96,35 +96,28 @@ impl PlainFields for Account {
         match field.node.name.node.as_str() {
             "portalStatus" => Some(Box::pin(async move {
                 let ctx = items.field_ctx(0, field);
-                let ids = ids();
-                let found = ctx
-                    .loaders()
-                    .many(ids.iter().map(|id| PortalStatusOfAccount(*id)))
-                    .await
-                    .ok()?;
-                ids.iter()
-                    .map(|id| {
-                        let status = found
-                            .get(&PortalStatusOfAccount(*id))
-                            .copied()
-                            .map_or(PortalStatus::NotConnected, Into::into);
-                        enum_value(&PORTAL_STATUS_NAMES, status)
+                let found = ctx.loaders().portal_statuses(&ids()).await.ok()?;
+                found
+                    .into_iter()
+                    .map(|status| {
+                        enum_value(
+                            &PORTAL_STATUS_NAMES,
+                            status.map_or(PortalStatus::NotConnected, Into::into),
+                        )
                     })
                     .collect()
             })),
             "balanceDue" => Some(Box::pin(async move {
                 let ctx = items.field_ctx(0, field);
-                let ids = ids();
-                let found = ctx
-                    .loaders()
-                    .many(ids.iter().map(|id| OpenInvoicesOfAccount(*id)))
-                    .await
-                    .ok()?;
-                ids.iter()
+                let found = ctx.loaders().balances(&ids()).await.ok()?;
+                found
+                    .into_iter()
                     .enumerate()
-                    .map(|(index, id)| {
-                        let open = found.get(&OpenInvoicesOfAccount(*id)).map_or(&[][..], Vec::as_slice);
-                        plain_object(&items.field_ctx(index, field), &balance(open))
+                    .map(|(index, balance)| {
+                        plain_object(
+                            &items.field_ctx(index, field),
+                            &balance.map_or_else(no_balance, Money::from),
+                        )
                     })
                     .collect()
             })),
@@ -188,10 +181,35 @@ impl PlainFields for Account {
     }
 }
 
-/// Sum of amountDue over `open` invoices, in their currency (USD when none).
-fn balance(open: &[entity::invoice::Model]) -> Money {
-    let currency = open.first().map_or("USD", |i| i.currency.as_str());
-    Money::new(open.iter().map(|i| i.amount_due_cents).sum(), currency)
+/// A page of accounts for a connection field: the balances and portal
+/// statuses its selection asks for are read in the page's own statement
+/// ([`accounts::Extras`]) and kept for the fields that answer them.
+///
+/// # Errors
+/// Internal on database failure.
+pub async fn account_page(
+    ctx: &Context<'_>,
+    scope: &service::Scope,
+    filter: &accounts::AccountFilter,
+    page: Page,
+) -> Result<AccountConnection> {
+    let look = ctx.look_ahead();
+    let want_total = look.field("totalCount").exists();
+    let asks =
+        |name: &str| look.field("nodes").field(name).exists() || look.field("edges").field("node").field(name).exists();
+    let extras = accounts::Extras {
+        balance: asks("balanceDue"),
+        portal_status: asks("portalStatus"),
+    };
+    let mut listed = accounts::list(ctx.db(), scope, filter, page, want_total, extras).await?;
+    ctx.loaders().prime(&mut listed);
+    Ok(Connection::from_rows(listed.rows.into_iter().map(Account).collect(), page, listed.total).into())
+}
+
+/// The balance of an account the loader did not answer for (not
+/// visible): nothing due.
+fn no_balance() -> Money {
+    Money::new(0, "USD")
 }
 
 /// A customer's billing account: its locations, assets and invoices.
@@ -221,10 +239,11 @@ impl Account {
 
     /// NOT_CONNECTED, INVITED or CONNECTED.
     async fn portal_status(&self, ctx: &Context<'_>) -> Result<PortalStatus> {
-        Ok(ctx
-            .loaders()
-            .one(PortalStatusOfAccount(self.0.id))
-            .await?
+        let found = ctx.loaders().portal_statuses(&[self.0.id]).await?;
+        Ok(found
+            .into_iter()
+            .next()
+            .flatten()
             .map_or(PortalStatus::NotConnected, Into::into))
     }
 
@@ -346,11 +365,7 @@ impl Account {
 
     /// Sum of amountDue over OPEN invoices.
     async fn balance_due(&self, ctx: &Context<'_>) -> Result<Money> {
-        let open = ctx
-            .loaders()
-            .one(OpenInvoicesOfAccount(self.0.id))
-            .await?
-            .unwrap_or_default();
-        Ok(balance(&open))
+        let found = ctx.loaders().balances(&[self.0.id]).await?;
+        Ok(found.into_iter().next().flatten().map_or_else(no_balance, Money::from))
     }
 }

@@ -5,20 +5,12 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 use entity::{portal_user, staff_user};
 
-use super::{
-    account::{Account, AccountConnection},
-    organization::Organization,
-    to_id,
-};
+use super::{account::AccountConnection, organization::Organization, to_id};
 use crate::{
     error::ApiError,
-    graphql::{
-        connection::{Connection, Page},
-        context::ContextExt,
-        loaders::OrganizationKey,
-    },
+    graphql::{connection::Page, context::ContextExt, loaders::OrganizationKey},
 };
-use service::accounts::{self, AccountFilter};
+use service::accounts::AccountFilter;
 
 /// A user of the staff Customer Center.
 #[derive(Clone)]
@@ -82,10 +74,8 @@ impl PortalUser {
             portal_user: Some(self.0.id),
             ..AccountFilter::default()
         };
-        let want_total = ctx.look_ahead().field("totalCount").exists();
         let scope = ctx.viewer().scope()?;
-        let (rows, total) = accounts::list(ctx.db(), &scope, &filter, page, want_total).await?;
-        Ok(Connection::from_rows(rows.into_iter().map(Account).collect(), page, total).into())
+        super::account::account_page(ctx, &scope, &filter, page).await
     }
 
     async fn last_sign_in_at(&self) -> Option<DateTime<Utc>> {
