@@ -28,7 +28,11 @@ pub fn main() -> ExitCode {
         );
         return ExitCode::from(crate::EXIT_NO_REDIS);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread: a worker's jobs wait on the relay, Redis and the
+    // database, and a backlog drains at a fraction of one core (see
+    // `bench queue`); on one thread they wake each other without crossing
+    // threads. More throughput is more processes (or WORKER_CONCURRENCY).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("worker failed: cannot start the async runtime: {err}");
