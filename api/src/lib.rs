@@ -67,6 +67,8 @@ pub struct AppState {
     pub redis: Option<ConnectionManager>,
     /// Permits to execute a GraphQL request (`GRAPHQL_MAX_CONCURRENCY`).
     pub graphql_permits: Arc<http::permits::Permits>,
+    /// Parsed GraphQL documents, by their text.
+    pub documents: Arc<http::documents::Documents>,
 }
 
 /// A built, bound, not yet serving api.
@@ -169,6 +171,7 @@ impl Application {
             data,
             redis,
             graphql_permits,
+            documents: Arc::default(),
         };
         let router = router(state.clone());
         Ok(Self {

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::{
@@ -277,15 +277,20 @@ pub async fn graphql_get(
 /// What [`crate::graphql::order::document_order`] needs of a request, kept
 /// before the request moves into execution.
 struct Ordering {
-    document: Option<async_graphql::parser::types::ExecutableDocument>,
+    document: Option<Arc<async_graphql::parser::types::ExecutableDocument>>,
     operation_name: Option<String>,
     variables: async_graphql::Variables,
 }
 
 impl Ordering {
-    fn of(request: &mut async_graphql::Request) -> Self {
+    /// `request`'s, whose document came from
+    /// [`crate::http::documents::Documents::prepare`].
+    fn of(
+        request: &async_graphql::Request,
+        document: Option<Arc<async_graphql::parser::types::ExecutableDocument>>,
+    ) -> Self {
         Self {
-            document: request.parsed_query().ok().cloned(),
+            document,
             operation_name: request.operation_name.clone(),
             variables: request.variables.clone(),
         }
@@ -335,6 +340,9 @@ async fn execute(
     media: MediaType,
     read_only: bool,
 ) -> Response {
+    // Parsed (or taken from the kept documents) once, here; everything
+    // below and the execution read this one.
+    let document = state.documents.prepare(&mut request);
     if read_only && changes_state(&mut request) {
         let mut response = refusal(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -364,7 +372,7 @@ async fn execute(
             state.metrics.observe_graphql("auth", started.elapsed(), false);
             return answer(response, media, StatusCode::INTERNAL_SERVER_ERROR);
         }
-    }; // Parsed once here; execution reuses the parsed document.
+    };
     let label = operation_label(&mut request);
     let may_introspect = may_introspect(state.data.settings.graphql_introspection, &viewer);
     let introspection = request.parsed_query().map_or(IntrospectionUse::None, introspection_use);
@@ -394,7 +402,7 @@ async fn execute(
     let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());
     let batches = loaders.batches();
     let client = ClientAddr(client.map(|Extension(ClientIp(address))| address));
-    let ordering = Ordering::of(&mut request);
+    let ordering = Ordering::of(&request, document);
     let request = request.data(viewer).data(loaders).data(client);
     let mut response = finish_response(batches.run(schema.execute(request)).await);
     ordering.apply(&mut response);
@@ -440,10 +448,11 @@ pub async fn execute_as(
         }
     };
     let mut request = request.disable_introspection();
+    let document = state.documents.prepare(&mut request);
     let label = operation_label(&mut request);
     let loaders = Loaders::new(state.data.db.clone(), viewer.scope().ok());
     let batches = loaders.batches();
-    let ordering = Ordering::of(&mut request);
+    let ordering = Ordering::of(&request, document);
     let request = request.data(viewer).data(loaders).data(ClientAddr(client));
     let mut response = finish_response(batches.run(state.schema.execute(request)).await);
     ordering.apply(&mut response);

@@ -4,6 +4,7 @@
 
 pub mod accept;
 pub mod client_ip;
+pub mod documents;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;

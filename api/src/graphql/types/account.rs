@@ -3,7 +3,10 @@
 use crate::graphql::connection::{list_cost, page_cost};
 use std::sync::LazyLock;
 
-use async_graphql::{Context, Enum, ID, Object, Positioned, Result, SimpleObject, parser::types::Field};
+use async_graphql::{
+    Context, Enum, ID, Object, Positioned, Result, SimpleObject,
+    parser::types::{Field, OperationType},
+};
 use entity::{AssetStatus as DbAssetStatus, InvoiceStatus as DbInvoiceStatus, account};
 use service::accounts;
 
@@ -195,8 +198,13 @@ pub async fn account_page(
 ) -> Result<AccountConnection> {
     let look = ctx.look_ahead();
     let want_total = look.field("totalCount").exists();
-    let asks =
-        |name: &str| look.field("nodes").field(name).exists() || look.field("edges").field("node").field(name).exists();
+    // Only in a query: a mutation's later root fields may change what was
+    // read (and a subscription's loaders outlive one event), while the
+    // kept values would still answer.
+    let query = ctx.query_env.operation.node.ty == OperationType::Query;
+    let asks = |name: &str| {
+        query && (look.field("nodes").field(name).exists() || look.field("edges").field("node").field(name).exists())
+    };
     let extras = accounts::Extras {
         balance: asks("balanceDue"),
         portal_status: asks("portalStatus"),
