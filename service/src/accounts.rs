@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use entity::{InvitationStatus, PortalStatus, account, invitation, portal_access, staff_user};
 use migration::constraint;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    QueryTrait, Set,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
 };
 use uuid::Uuid;
@@ -206,16 +206,8 @@ pub async fn list(
     extras: Extras,
 ) -> Result<Listed, ApiError> {
     let query = account::Entity::find().filter(filter_condition(scope, filter));
-    let total = if want_total {
-        Some(query.clone().count(db).await?)
-    } else {
-        None
-    };
-    let mut select = query;
-    if let Some(after) = page.after {
-        select = select.filter(account::Column::Id.gt(after));
-    }
-    let mut select = select.order_by_asc(account::Column::Id).limit(page.first + 1);
+    let total = crate::total_if(db, &query, want_total).await?;
+    let mut select = crate::page_of(query, account::Column::Id, page);
     if extras.balance {
         let (cents, currency) = crate::invoices::open_balance_exprs(scope);
         select = select

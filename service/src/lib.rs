@@ -68,17 +68,40 @@ where
     E: EntityTrait,
     E::Model: Sync,
 {
-    let total = if want_total {
-        Some(query.clone().count(db).await?)
-    } else {
-        None
-    };
-    let mut rows = query;
-    if let Some(after) = page.after {
-        rows = rows.filter(id.gt(after));
-    }
-    let rows = rows.order_by_asc(id).limit(page.first + 1).all(db).await?;
+    let total = total_if(db, &query, want_total).await?;
+    let rows = page_of(query, id, page).all(db).await?;
     Ok((rows, total))
+}
+
+/// All matches of `query` when `want_total` (`None` otherwise).
+///
+/// # Errors
+/// On database failure.
+pub async fn total_if<E>(
+    db: &impl ConnectionTrait,
+    query: &Select<E>,
+    want_total: bool,
+) -> Result<Option<u64>, sea_orm::DbErr>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    if want_total {
+        Ok(Some(query.clone().count(db).await?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// `query`'s page: the rows after `page.after` by `id`, in id order, at
+/// most `page.first + 1` of them (the extra row tells a next page exists).
+#[must_use]
+pub fn page_of<E: EntityTrait>(query: Select<E>, id: E::Column, page: Page) -> Select<E> {
+    let query = match page.after {
+        Some(after) => query.filter(id.gt(after)),
+        None => query,
+    };
+    query.order_by_asc(id).limit(page.first + 1)
 }
 
 /// Runs `select`, keeping of each `parent` value only the `per_parent` rows
