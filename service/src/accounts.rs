@@ -173,7 +173,7 @@ fn portal_status_named(name: &str) -> PortalStatus {
 /// account they show).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Extras {
-    /// Each account's balance (see [`crate::invoices::open_balances`]).
+    /// Each account's balance (see [`crate::invoices::open_balance_exprs`]).
     pub balance: bool,
     /// Each account's portal status (see [`portal_statuses`]).
     pub portal_status: bool,
@@ -228,8 +228,9 @@ pub async fn list(
         if extras.balance {
             let cents: Option<i64> = row.try_get("", "balance_cents")?;
             let currency: Option<String> = row.try_get("", "balance_currency")?;
-            let balance = Money::new(cents.unwrap_or(0), currency.as_deref().unwrap_or("USD"));
-            listed.balances.insert(account.id, balance);
+            listed
+                .balances
+                .insert(account.id, crate::invoices::balance_of(cents, currency.as_deref()));
         }
         if extras.portal_status {
             let status: String = row.try_get("", "portal_status")?;

@@ -108,9 +108,10 @@ pub async fn by_ids(
 }
 
 /// An account's balance as two subqueries of a statement over `accounts`
-/// (see [`open_balances`], which answers the same): the sum in cents of
-/// its visible OPEN invoices (NULL when none), and the currency of the
-/// first of them by id.
+/// (read back with [`balance_of`]): the sum in cents of its visible OPEN
+/// invoices (NULL when none), and the currency of the first of them by id.
+/// The one home of the rule, for a page of accounts
+/// ([`accounts::list`]'s extras) and for accounts by id ([`open_balances`]).
 #[must_use]
 pub fn open_balance_exprs(scope: &Scope) -> (Expr, Expr) {
     let open = |select: &mut SelectStatement| {
@@ -139,10 +140,15 @@ pub fn open_balance_exprs(scope: &Scope) -> (Expr, Expr) {
     (sub(sum), sub(first))
 }
 
-/// The balance of each of `account_ids`: the sum of its visible OPEN
-/// invoices' amounts due, in the currency of the first of them (by id;
-/// USD when it has none), in one statement that reads three columns per
-/// open invoice instead of whole rows.
+/// The balance [`open_balance_exprs`] read: nothing due, in USD, when the
+/// account has no open invoice.
+#[must_use]
+pub fn balance_of(cents: Option<i64>, currency: Option<&str>) -> Money {
+    Money::new(cents.unwrap_or(0), currency.unwrap_or("USD"))
+}
+
+/// The balance of each visible account of `account_ids` (see
+/// [`open_balance_exprs`]), in one statement.
 ///
 /// # Errors
 /// Internal on database failure.
@@ -151,30 +157,20 @@ pub async fn open_balances(
     scope: &Scope,
     account_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Money>, ApiError> {
-    let rows: Vec<(Uuid, String, i64)> = invoice::Entity::find()
+    let (cents, currency) = open_balance_exprs(scope);
+    let rows: Vec<(Uuid, Option<i64>, Option<String>)> = account::Entity::find()
         .select_only()
-        .column(invoice::Column::AccountId)
-        .column(invoice::Column::Currency)
-        .column(invoice::Column::AmountDueCents)
-        .filter(invoice::Column::AccountId.is_in(account_ids.iter().copied()))
-        .filter(scope.invoices())
-        .filter(invoice::Column::Status.eq(InvoiceStatus::Open))
-        .order_by_asc(invoice::Column::Id)
+        .column(account::Column::Id)
+        .expr_as(cents, "balance_cents")
+        .expr_as(currency, "balance_currency")
+        .filter(account::Column::Id.is_in(account_ids.iter().copied()))
+        .filter(scope.accounts())
         .into_tuple()
         .all(db)
         .await?;
-    let mut balances: HashMap<Uuid, (i64, Option<String>)> = HashMap::with_capacity(account_ids.len());
-    for (account_id, currency, cents) in rows {
-        let (total, first) = balances.entry(account_id).or_default();
-        *total += cents;
-        first.get_or_insert(currency);
-    }
-    Ok(account_ids
-        .iter()
-        .map(|id| {
-            let (total, currency) = balances.get(id).map_or((0, None), |(t, c)| (*t, c.as_deref()));
-            (*id, Money::new(total, currency.unwrap_or("USD")))
-        })
+    Ok(rows
+        .into_iter()
+        .map(|(id, cents, currency)| (id, balance_of(cents, currency.as_deref())))
         .collect())
 }
 

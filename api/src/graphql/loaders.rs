@@ -23,7 +23,7 @@ use std::{
     hash::Hash,
     pin::pin,
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
     task::{Context, Poll, Wake, Waker},
@@ -215,7 +215,7 @@ impl Loaders {
         } else {
             Vec::new()
         };
-        let (pages, totals) =
+        let (mut pages, totals) =
             async_graphql::futures_util::future::try_join(Loader::<K>::load(batch, &page_keys), async {
                 if with_total {
                     Loader::<KC>::load(batch, &count_keys).await.map(Some)
@@ -225,7 +225,6 @@ impl Loaders {
             })
             .await
             .map_err(|e| ApiError::internal(anyhow::anyhow!("loading failed: {e}")))?;
-        let mut pages = pages;
         Ok(ids
             .iter()
             .map(|id| {
@@ -253,10 +252,9 @@ impl Loaders {
     /// its rows: [`Loaders::balances`] and [`Loaders::portal_statuses`]
     /// answer them without a statement of their own.
     pub fn prime(&self, listed: &mut service::accounts::Listed) {
-        if let Ok(mut primed) = self.primed.lock() {
-            primed.balances.extend(listed.balances.drain());
-            primed.statuses.extend(listed.statuses.drain());
-        }
+        let mut primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
+        primed.balances.extend(listed.balances.drain());
+        primed.statuses.extend(listed.statuses.drain());
     }
 
     /// The balance of each of `ids` (in order; `None` for an account the
@@ -288,21 +286,12 @@ impl Loaders {
         K: Send + Sync + Hash + Eq + Clone + 'static,
         Batch: Loader<K, Value = V, Error = Arc<ApiError>>,
     {
-        let mut found: Vec<Option<V>> = Vec::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        if let Ok(primed) = self.primed.lock() {
+        let mut found: Vec<Option<V>> = {
+            let primed = self.primed.lock().unwrap_or_else(PoisonError::into_inner);
             let primed = map(&primed);
-            for (index, id) in ids.iter().enumerate() {
-                let value = primed.get(id).cloned();
-                if value.is_none() {
-                    missing.push(index);
-                }
-                found.push(value);
-            }
-        } else {
-            found.resize(ids.len(), None);
-            missing.extend(0..ids.len());
-        }
+            ids.iter().map(|id| primed.get(id).cloned()).collect()
+        };
+        let missing: Vec<usize> = (0..ids.len()).filter(|index| found[*index].is_none()).collect();
         if !missing.is_empty() {
             let loaded = self.many(missing.iter().map(|index| key(ids[*index]))).await?;
             for index in missing {
